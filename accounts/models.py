@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+from accounts.roles import Permission, Role, can
+
+
+class Team(models.Model):
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def owners(self) -> models.QuerySet[Membership]:
+        return self.memberships.filter(role=Role.OWNER)
+
+
+class Membership(models.Model):
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    # Spend ceiling per calendar month in USD-equivalent; blank means no limit.
+    monthly_spend_limit = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="one_membership_per_team")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+    def can(self, permission: Permission) -> bool:
+        return can(self.role, permission)
+
+    @property
+    def is_read_only(self) -> bool:
+        return not self.can(Permission.ORDER)
+
+    def spend_limit_left(self, spent: Decimal) -> Decimal | None:
+        if self.monthly_spend_limit is None:
+            return None
+        return self.monthly_spend_limit - spent

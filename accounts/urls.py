@@ -1,0 +1,27 @@
+from django.urls import path
+
+from accounts import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("teams/", views.teams, name="teams"),
+    path("teams/switch/", views.switch_team, name="switch_team"),
+    path("teams/<uuid:code>/", views.dashboard, name="dashboard"),
+    path("teams/<uuid:code>/members/", views.members, name="members"),
+    path(
+        "teams/<uuid:code>/members/<uuid:membership_code>/role/",
+        views.member_role,
+        name="member_role",
+    ),
+    path(
+        "teams/<uuid:code>/members/<uuid:membership_code>/remove/",
+        views.member_remove,
+        name="member_remove",
+    ),
+    path(
+        "teams/<uuid:code>/members/<uuid:membership_code>/limit/",
+        views.member_spend_limit,
+        name="member_spend_limit",
+    ),
+    path("teams/<uuid:code>/settings/", views.team_settings, name="team_settings"),
+]

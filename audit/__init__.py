@@ -1,0 +1,38 @@
+"""The audit log: `audit.record(...)` is the one way to write an event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def record(
+    *,
+    team,
+    actor,
+    action: str,
+    target=None,
+    payload: dict[str, Any] | None = None,
+    request=None,
+):
+    """Append an AuditEvent and return it.
+
+    `actor` is a user, or None for background work (recorded as "system").
+    `target` is any model instance; its class name, `code` (or pk) and str()
+    are kept. `request` supplies the client IP for web actions. Never pass a
+    secret in `payload`: events are shown to every team member.
+    """
+    from accounts.access import client_ip
+    from audit.models import SYSTEM_ACTOR, AuditEvent
+
+    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    return AuditEvent.objects.create(
+        team=team,
+        actor=user,
+        actor_name=user.get_username() if user else SYSTEM_ACTOR,
+        action=action,
+        target_type=type(target).__name__.lower() if target is not None else "",
+        target_code=str(getattr(target, "code", None) or getattr(target, "pk", "") or ""),
+        target_label=str(target)[:200] if target is not None else "",
+        payload=payload or {},
+        ip_address=client_ip(request) if request is not None else None,
+    )

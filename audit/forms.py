@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from django import forms
+from django.utils import timezone
+
+from audit.models import AuditEvent
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.ChoiceField(required=False)
+    action = forms.ChoiceField(required=False)
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        events = AuditEvent.objects.filter(team=team).order_by()
+        actors = events.values_list("actor_name", flat=True).distinct().order_by("actor_name")
+        actions = events.values_list("action", flat=True).distinct().order_by("action")
+        self.fields["actor"].choices = [("", "Anyone"), *[(a, a) for a in actors]]
+        self.fields["action"].choices = [("", "Any action"), *[(a, a) for a in actions]]
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            raise forms.ValidationError("“From” must be on or before “to”.")
+        return data
+
+    def filter(self, events):
+        data = self.cleaned_data
+        if data.get("actor"):
+            events = events.filter(actor_name=data["actor"])
+        if data.get("action"):
+            events = events.filter(action=data["action"])
+        tz = timezone.get_current_timezone()
+        if data.get("since"):
+            events = events.filter(created__gte=datetime.combine(data["since"], time.min, tz))
+        if data.get("until"):
+            events = events.filter(created__lte=datetime.combine(data["until"], time.max, tz))
+        return events

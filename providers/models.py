@@ -1,0 +1,296 @@
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from providers import crypto
+from providers.clients import client_class
+from providers.ratelimit import RateBudget
+
+
+class ProviderKind(models.TextChoices):
+    SMSPOOL = "smspool", "SMSPool"
+    NUMPOOL = "numpool", "NumPool"
+    SMSCODE = "smscode", "SMSCode"
+    SMSACTIVATE = "smsactivate", "SMS-Activate protocol"
+
+
+class Health(models.TextChoices):
+    UNKNOWN = "unknown", "Not checked yet"
+    OK = "ok", "Healthy"
+    FAILING = "failing", "Failing"
+
+
+def is_sandbox_url(url: str) -> bool:
+    """True when `url` points at the configured sandbox provider."""
+    sandbox = urlsplit(settings.SANDBOX_URL)
+    target = urlsplit(url)
+    return bool(sandbox.netloc) and target.netloc == sandbox.netloc
+
+
+class ProviderAccount(models.Model):
+    """A team's account at one upstream provider, with its key encrypted at rest."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.CASCADE, related_name="provider_accounts"
+    )
+    kind = models.CharField(max_length=20, choices=ProviderKind.choices)
+    label = models.CharField(max_length=100)
+    base_url = models.URLField(max_length=300)
+    api_key_encrypted = models.TextField(editable=False)
+    api_key_last4 = models.CharField(max_length=4, editable=False)
+    currency = models.CharField(max_length=3, default="USD")
+    enabled = models.BooleanField(default=True)
+    is_sandbox = models.BooleanField(default=False, editable=False)
+
+    balance = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    balance_checked_at = models.DateTimeField(null=True, blank=True)
+    health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    catalog_synced_at = models.DateTimeField(null=True, blank=True)
+
+    # Overrides for the provider's published rate limit (requests per seconds).
+    rate_limit_requests = models.PositiveIntegerField(null=True, blank=True)
+    rate_limit_period = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Seconds the request limit applies to."
+    )
+
+    # The sync engine's lease: one poller per account across every process.
+    poller_lease_owner = models.CharField(max_length=64, blank=True, editable=False)
+    poller_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["team", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "label"], name="unique_account_label")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.get_kind_display()})"
+
+    def save(self, *args, **kwargs):
+        self.is_sandbox = is_sandbox_url(self.base_url) or self.is_sandbox
+        super().save(*args, **kwargs)
+
+    # --- the key: write-only -----------------------------------------------------
+    def set_api_key(self, api_key: str) -> None:
+        api_key = api_key.strip()
+        self.api_key_encrypted = crypto.encrypt(api_key)
+        self.api_key_last4 = api_key[-4:]
+
+    @property
+    def api_key(self) -> str:
+        return crypto.decrypt(self.api_key_encrypted)
+
+    @property
+    def masked_key(self) -> str:
+        return f"••••{self.api_key_last4}" if self.api_key_last4 else "not set"
+
+    # --- client -------------------------------------------------------------------
+    @property
+    def client_class(self):
+        return client_class(self.kind)
+
+    def budget(self) -> RateBudget:
+        default_requests, default_period = self.client_class.rate_limit
+        return RateBudget(
+            f"acct:{self.code}",
+            self.rate_limit_requests or default_requests,
+            self.rate_limit_period or default_period,
+        )
+
+    def client(self, **transport_options):
+        """A client for this account, under its shared rate budget."""
+        from providers.http import Transport
+
+        api_key = self.api_key
+        transport = Transport(
+            label=f"{self.kind}:{self.label}",
+            secrets=(api_key,),
+            budget=self.budget(),
+            **transport_options,
+        )
+        return self.client_class(base_url=self.base_url, api_key=api_key, transport=transport)
+
+    def supports(self, capability) -> bool:
+        return capability in self.client_class.capabilities
+
+    # --- health bookkeeping ------------------------------------------------------------
+    def record_ok(self, *, balance: Decimal | None = None, currency: str = "") -> None:
+        now = timezone.now()
+        fields = {"health": Health.OK, "last_ok_at": now}
+        if balance is not None:
+            fields.update(balance=balance, balance_checked_at=now)
+            if currency:
+                fields["currency"] = currency
+        ProviderAccount.objects.filter(pk=self.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    def record_error(self, error) -> None:
+        """Remember the last failure (a ProviderError, whose message holds no secret)."""
+        fields = {
+            "health": Health.FAILING,
+            "last_error": f"{error.category}: {error.message}"[:500],
+            "last_error_at": timezone.now(),
+        }
+        ProviderAccount.objects.filter(pk=self.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+
+class Country(models.Model):
+    """A canonical country, keyed by ISO 3166 alpha-2."""
+
+    iso = models.CharField(max_length=2, unique=True)
+    name = models.CharField(max_length=100)
+    dial_code = models.CharField(max_length=8, blank=True)
+    aliases = models.TextField(blank=True, help_text="Other names, comma separated.")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "countries"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(models.Model):
+    """A canonical service ("whatsapp") that providers list under their own ids."""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=100)
+    aliases = models.TextField(blank=True, help_text="Other names, comma separated.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CatalogCountry(models.Model):
+    account = models.ForeignKey(
+        ProviderAccount, on_delete=models.CASCADE, related_name="catalog_countries"
+    )
+    upstream_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=120)
+    iso = models.CharField(max_length=2, blank=True)
+    country = models.ForeignKey(
+        Country, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Set when staff corrected the mapping; the sync then leaves it alone.
+    mapping_locked = models.BooleanField(default=False)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "upstream_id"], name="unique_catalog_country"
+            )
+        ]
+        verbose_name_plural = "catalog countries"
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.upstream_id}]"
+
+    @property
+    def display_name(self) -> str:
+        return self.country.name if self.country else self.name
+
+
+class CatalogService(models.Model):
+    account = models.ForeignKey(
+        ProviderAccount, on_delete=models.CASCADE, related_name="catalog_services"
+    )
+    upstream_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=120)
+    code = models.CharField(max_length=60, blank=True)
+    service = models.ForeignKey(
+        Service, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    mapping_locked = models.BooleanField(default=False)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "upstream_id"], name="unique_catalog_service"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.upstream_id}]"
+
+    @property
+    def display_name(self) -> str:
+        return self.service.name if self.service else self.name
+
+
+class CatalogPool(models.Model):
+    account = models.ForeignKey(
+        ProviderAccount, on_delete=models.CASCADE, related_name="catalog_pools"
+    )
+    upstream_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "upstream_id"], name="unique_catalog_pool")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CatalogPrice(models.Model):
+    """The price (and stock) of one service in one country at one account."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="prices")
+    service = models.ForeignKey(CatalogService, on_delete=models.CASCADE, related_name="prices")
+    country = models.ForeignKey(CatalogCountry, on_delete=models.CASCADE, related_name="prices")
+    pool = models.CharField(max_length=64, blank=True)
+    product_id = models.CharField(max_length=64, blank=True)
+    operator = models.CharField(max_length=64, blank=True)
+    price = models.DecimalField(max_digits=18, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    stock = models.IntegerField(null=True, blank=True)
+    success_rate = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["price"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "service", "country", "pool", "product_id", "operator"],
+                name="unique_catalog_price",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} / {self.country}: {self.price} {self.currency}"
+
+
+class RateCounter(models.Model):
+    """Shared rate-budget counters when no atomic cache (Redis) is configured."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    count = models.BigIntegerField(default=0)
+    expires = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.count}"

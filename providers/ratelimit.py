@@ -1,0 +1,196 @@
+"""A request budget per provider account, shared by every process and machine.
+
+The budget is a sliding window of `limit` requests per `period` seconds,
+counted in slices kept in a shared store: the Django cache when it is Redis or
+local memory (atomic increments), otherwise a small database table (a
+conditional UPDATE is atomic in every database Django supports). A request
+first takes a slot, then checks the window; if the window is over the limit it
+gives the slot back and waits for the next slice. Two processes racing for the
+last slot may both back off, never both proceed.
+
+The window counted is one slice longer than `period`, so the budget never
+exceeds the provider's limit in any window of `period` seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from providers.errors import RateLimited
+
+ATOMIC_CACHE_BACKENDS = (
+    "django.core.cache.backends.redis.RedisCache",
+    "django.core.cache.backends.locmem.LocMemCache",
+)
+
+
+class CacheStore:
+    """Counters in the Django cache (Redis or local memory)."""
+
+    def incr(self, key: str, ttl: float) -> int:
+        cache.add(key, 0, timeout=math.ceil(ttl))
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=math.ceil(ttl))
+            return 1
+
+    def decr(self, key: str) -> None:
+        try:
+            cache.decr(key)
+        except ValueError:
+            pass
+
+    def total(self, keys: list[str]) -> int:
+        return sum(int(v) for v in cache.get_many(keys).values())
+
+    def get_block(self, key: str) -> float:
+        return float(cache.get(key) or 0)
+
+    def set_block(self, key: str, until: float) -> None:
+        cache.set(key, until, timeout=max(1, math.ceil(until - time.time()) + 1))
+
+
+class DatabaseStore:
+    """Counters in the RateCounter table, for setups without an atomic cache."""
+
+    def incr(self, key: str, ttl: float) -> int:
+        from providers.models import RateCounter
+
+        expires = timezone.now() + timedelta(seconds=ttl)
+        with transaction.atomic():
+            updated = RateCounter.objects.filter(key=key).update(count=models.F("count") + 1)
+            if not updated:
+                try:
+                    with transaction.atomic():
+                        RateCounter.objects.create(key=key, count=1, expires=expires)
+                    return 1
+                except IntegrityError:
+                    RateCounter.objects.filter(key=key).update(count=models.F("count") + 1)
+            return RateCounter.objects.get(key=key).count
+
+    def decr(self, key: str) -> None:
+        from providers.models import RateCounter
+
+        RateCounter.objects.filter(key=key).update(count=models.F("count") - 1)
+
+    def total(self, keys: list[str]) -> int:
+        from providers.models import RateCounter
+
+        counts = RateCounter.objects.filter(key__in=keys).values_list("count", flat=True)
+        return sum(counts)
+
+    def get_block(self, key: str) -> float:
+        from providers.models import RateCounter
+
+        row = RateCounter.objects.filter(key=key).values_list("count", flat=True).first()
+        return float(row or 0)
+
+    def set_block(self, key: str, until: float) -> None:
+        from providers.models import RateCounter
+
+        expires = timezone.now() + timedelta(seconds=max(1.0, until - time.time()))
+        RateCounter.objects.update_or_create(
+            key=key, defaults={"count": math.ceil(until), "expires": expires}
+        )
+
+    @staticmethod
+    def purge_expired() -> int:
+        from providers.models import RateCounter
+
+        return RateCounter.objects.filter(expires__lt=timezone.now()).delete()[0]
+
+
+def default_store() -> CacheStore | DatabaseStore:
+    choice = getattr(settings, "RATE_BUDGET_STORE", "auto")
+    if choice == "cache":
+        return CacheStore()
+    if choice == "database":
+        return DatabaseStore()
+    backend = settings.CACHES["default"]["BACKEND"]
+    return CacheStore() if backend in ATOMIC_CACHE_BACKENDS else DatabaseStore()
+
+
+class RateBudget:
+    """At most `limit` requests per `period` seconds under the name `name`."""
+
+    def __init__(
+        self,
+        name: str,
+        limit: int,
+        period: float,
+        *,
+        slices: int = 10,
+        store: CacheStore | DatabaseStore | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if limit < 1 or period <= 0:
+            raise ValueError("A rate budget needs a positive limit and period.")
+        self.name = name
+        self.limit = limit
+        self.period = period
+        self.slices = slices
+        self.slice_length = period / slices
+        self.store = store or default_store()
+        self.clock = clock
+        self.sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"RateBudget({self.name!r}, {self.limit}/{self.period:g}s)"
+
+    @property
+    def _block_key(self) -> str:
+        return f"rb:{self.name}:blocked"
+
+    def _slice_key(self, index: int) -> str:
+        return f"rb:{self.name}:{index}"
+
+    def try_acquire(self) -> float:
+        """Take a slot if the window allows; return 0, or the seconds to wait."""
+        now = self.clock()
+        blocked_until = self.store.get_block(self._block_key)
+        if blocked_until > now:
+            return blocked_until - now
+        index = int(now // self.slice_length)
+        current = self._slice_key(index)
+        taken = self.store.incr(current, ttl=self.period + 2 * self.slice_length)
+        earlier = [self._slice_key(i) for i in range(index - self.slices, index)]
+        if taken + self.store.total(earlier) <= self.limit:
+            return 0.0
+        self.store.decr(current)
+        return max((index + 1) * self.slice_length - now, 0.001)
+
+    def acquire(self, max_wait: float = 10.0) -> None:
+        """Wait for a slot; raise RateLimited when none frees up within `max_wait`."""
+        deadline = self.clock() + max_wait
+        while True:
+            wait = self.try_acquire()
+            if wait == 0:
+                return
+            if self.clock() + wait > deadline:
+                raise RateLimited(
+                    "smsdesk is holding requests back to stay under the provider's rate limit.",
+                    retry_after=round(wait, 2),
+                    details={"budget": self.name},
+                )
+            self.sleep(wait)
+
+    def block_for(self, seconds: float) -> None:
+        """Stop every process from calling for `seconds` (after the provider said 429)."""
+        until = self.clock() + seconds
+        if until > self.store.get_block(self._block_key):
+            self.store.set_block(self._block_key, until)
+
+    def used(self) -> int:
+        """Requests counted in the current window (for status pages and tests)."""
+        index = int(self.clock() // self.slice_length)
+        return self.store.total([self._slice_key(i) for i in range(index - self.slices, index + 1)])

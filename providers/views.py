@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+
+def provider_accounts_context(request, membership) -> dict:
+    return {}
