@@ -121,7 +121,9 @@ class ProviderAccount(models.Model):
             budget=self.budget(),
             **transport_options,
         )
-        return self.client_class(base_url=self.base_url, api_key=api_key, transport=transport)
+        return self.client_class(
+            base_url=self.base_url, api_key=api_key, transport=transport, currency=self.currency
+        )
 
     def supports(self, capability) -> bool:
         return capability in self.client_class.capabilities

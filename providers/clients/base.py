@@ -49,9 +49,17 @@ class ProviderClient:
     # response carries none.
     order_lifetime_seconds: ClassVar[int] = 20 * 60
 
-    def __init__(self, *, base_url: str = "", api_key: str, transport: Transport | None = None):
+    def __init__(
+        self,
+        *,
+        base_url: str = "",
+        api_key: str,
+        transport: Transport | None = None,
+        currency: str = "",
+    ):
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.api_key = api_key
+        self.currency = currency or self.default_currency
         self.transport = transport or Transport(label=self.kind, secrets=(api_key,))
 
     def __repr__(self) -> str:  # never show the key
