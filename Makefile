@@ -1,0 +1,56 @@
+# smsdesk: `make demo` runs the whole product locally; `make test` runs the suite.
+# Needs only python3 (3.12+ available), make and git; uv is fetched if missing.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+
+.PHONY: demo test lint format bench install clean-demo help
+
+help:
+	@echo "make demo   - set up everything and run portal, task cluster and sandbox"
+	@echo "make test   - run the whole test suite (DATABASE_URL or SQLite)"
+	@echo "make lint   - ruff"
+	@echo "make bench  - run the sync benchmarks (docs/BENCHMARKS.md)"
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+install: $(VENV)/.synced
+
+.env:
+	@$(PY) -c "from cryptography.fernet import Fernet; import secrets; \
+print('DEBUG=true'); print('SECRET_KEY=' + secrets.token_urlsafe(50)); \
+print('FIELD_ENCRYPTION_KEYS=' + Fernet.generate_key().decode()); \
+print('SANDBOX_ENABLED=true')" > .env
+	@echo "Wrote .env for local development (DEBUG on, fresh secrets)."
+
+demo: install .env
+	$(MANAGE) migrate --noinput
+	$(MANAGE) createcachetable
+	$(MANAGE) demo
+
+test: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+clean-demo:
+	rm -f db.sqlite3 db.sqlite3-wal db.sqlite3-shm var/sandbox.json
