@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404, HttpRequest
 
@@ -53,7 +53,7 @@ def get_team_for_user(
         membership = Membership.objects.select_related("team", "user").get(
             team__code=code, user=request.user
         )
-    except (Membership.DoesNotExist, ValueError) as exc:
+    except (Membership.DoesNotExist, ValueError, ValidationError) as exc:
         raise Http404("No such team.") from exc
     _check(membership, permission)
     return _remember(request, membership)
@@ -66,7 +66,7 @@ def get_rw_team_for_user(
     return get_team_for_user(request, code, permission)
 
 
-def get_object_for_user(
+def get_object_for_user[M: models.Model](
     request: HttpRequest,
     queryset: models.QuerySet[M],
     code,
@@ -80,7 +80,7 @@ def get_object_for_user(
     """
     try:
         obj = queryset.select_related("team").get(code=code)
-    except (queryset.model.DoesNotExist, ValueError) as exc:
+    except (queryset.model.DoesNotExist, ValueError, ValidationError) as exc:
         raise Http404("Not found.") from exc
     membership = membership_for(request.user, obj.team)
     if membership is None:

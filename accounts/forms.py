@@ -11,7 +11,9 @@ class TeamForm(forms.Form):
 
 class InviteForm(forms.Form):
     identifier = forms.CharField(
-        label="Username or email", max_length=254, strip=True,
+        label="Username or email",
+        max_length=254,
+        strip=True,
         help_text="The person must already have a smsdesk login.",
     )
     role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
@@ -23,6 +25,10 @@ class RoleForm(forms.Form):
 
 class SpendLimitForm(forms.Form):
     monthly_spend_limit = forms.DecimalField(
-        label="Monthly limit (USD)", required=False, min_value=0, max_digits=12,
-        decimal_places=2, help_text="Leave empty for no limit.",
+        label="Monthly limit (USD)",
+        required=False,
+        min_value=0,
+        max_digits=12,
+        decimal_places=2,
+        help_text="Leave empty for no limit.",
     )

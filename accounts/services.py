@@ -20,8 +20,12 @@ def team_create(*, name: str, owner, request=None) -> Team:
         team = Team.objects.create(name=name)
         Membership.objects.create(team=team, user=owner, role=Role.OWNER)
         audit.record(
-            team=team, actor=owner, action="team.created", target=team,
-            payload={"name": name}, request=request,
+            team=team,
+            actor=owner,
+            action="team.created",
+            target=team,
+            payload={"name": name},
+            request=request,
         )
     return team
 
@@ -31,8 +35,12 @@ def team_rename(*, team: Team, name: str, actor, request=None) -> Team:
     team.name = name
     team.save(update_fields=["name"])
     audit.record(
-        team=team, actor=actor, action="team.renamed", target=team,
-        payload={"before": old, "after": name}, request=request,
+        team=team,
+        actor=actor,
+        action="team.renamed",
+        target=team,
+        payload={"before": old, "after": name},
+        request=request,
     )
     return team
 
@@ -65,8 +73,12 @@ def member_invite(*, acting: Membership, identifier: str, role: str, request=Non
             raise MembershipError(f"{user.get_username()} is already a member of {team}.")
         membership = Membership.objects.create(team=team, user=user, role=role)
         audit.record(
-            team=team, actor=acting.user, action="member.added", target=membership,
-            payload={"user": user.get_username(), "role": role}, request=request,
+            team=team,
+            actor=acting.user,
+            action="member.added",
+            target=membership,
+            payload={"user": user.get_username(), "role": role},
+            request=request,
         )
     return membership
 
@@ -106,7 +118,9 @@ def member_change_role(
         membership.role = role
         membership.save(update_fields=["role"])
         audit.record(
-            team=membership.team, actor=acting.user, action="member.role_changed",
+            team=membership.team,
+            actor=acting.user,
+            action="member.role_changed",
             target=membership,
             payload={"user": membership.user.get_username(), "before": before, "after": role},
             request=request,
@@ -122,7 +136,9 @@ def member_remove(*, acting: Membership, membership: Membership, request=None) -
         membership.refresh_from_db()
         _check_not_last_owner(membership, owners)
         audit.record(
-            team=membership.team, actor=acting.user, action="member.removed",
+            team=membership.team,
+            actor=acting.user,
+            action="member.removed",
             target=membership,
             payload={"user": membership.user.get_username(), "role": membership.role},
             request=request,
@@ -135,7 +151,9 @@ def member_set_spend_limit(*, acting: Membership, membership: Membership, limit,
     membership.monthly_spend_limit = limit
     membership.save(update_fields=["monthly_spend_limit"])
     audit.record(
-        team=membership.team, actor=acting.user, action="member.spend_limit_changed",
+        team=membership.team,
+        actor=acting.user,
+        action="member.spend_limit_changed",
         target=membership,
         payload={"user": membership.user.get_username(), "before": before, "after": limit},
         request=request,

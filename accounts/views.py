@@ -173,8 +173,10 @@ def member_spend_limit(request, code, membership_code):
         messages.error(request, "The limit must be a positive amount, or empty for no limit.")
     else:
         services.member_set_spend_limit(
-            acting=acting, membership=target,
-            limit=form.cleaned_data["monthly_spend_limit"], request=request,
+            acting=acting,
+            membership=target,
+            limit=form.cleaned_data["monthly_spend_limit"],
+            request=request,
         )
         messages.success(request, f"Spend limit for {target.user.get_username()} saved.")
     return redirect("members", code=code)

@@ -51,10 +51,6 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} {self.target_label}".strip()
 
-    @property
-    def is_system(self) -> bool:
-        return self.actor_id is None and self.actor_name == SYSTEM_ACTOR
-
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise AppendOnlyError("Audit events are append-only.")
@@ -62,3 +58,7 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events are append-only.")
+
+    @property
+    def is_system(self) -> bool:
+        return self.actor_id is None and self.actor_name == SYSTEM_ACTOR

@@ -154,7 +154,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "dashboard"
+LOGIN_REDIRECT_URL = "index"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- I18N ---------------------------------------------------------------------
@@ -194,10 +194,29 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
 
 # --- Email (optional: rental reminders are mailed only when configured) --------
 EMAIL_URL = env.str("EMAIL_URL", default="")
-if EMAIL_URL:
-    vars().update(env.email_url_config(EMAIL_URL))
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_ENABLED = bool(EMAIL_URL)
+
+
+def _mailer_from_url(url: str) -> dict:
+    config = env.email_url_config(url)
+    options = {
+        "host": config.get("EMAIL_HOST", ""),
+        "port": config.get("EMAIL_PORT"),
+        "username": config.get("EMAIL_HOST_USER", ""),
+        "password": config.get("EMAIL_HOST_PASSWORD", ""),
+        "use_tls": config.get("EMAIL_USE_TLS", False),
+        "use_ssl": config.get("EMAIL_USE_SSL", False),
+    }
+    return {"BACKEND": config["EMAIL_BACKEND"], "OPTIONS": options}
+
+
+MAILERS = {
+    "default": (
+        _mailer_from_url(EMAIL_URL)
+        if EMAIL_URL
+        else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    )
+}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="smsdesk <smsdesk@localhost>")
 
 # --- smsdesk ---------------------------------------------------------------------
@@ -227,3 +246,9 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+
+# Minutes between automatic catalog refreshes (each account, all prices and stock).
+CATALOG_SYNC_MINUTES = env.int("CATALOG_SYNC_MINUTES", default=60)
+# Where the shared provider rate budget counts requests: "auto" picks Redis or
+# local memory when configured as the cache, else a database table.
+RATE_BUDGET_STORE = env.str("RATE_BUDGET_STORE", default="auto")

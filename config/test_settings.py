@@ -4,17 +4,15 @@ import os
 
 os.environ.setdefault("SMSDESK_ENV_FILE", "")  # never read a developer's .env in tests
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
-os.environ.setdefault(
-    "FIELD_ENCRYPTION_KEYS", "kN6o4yL0wTqJ3y9mJcS4mU5C8v7m6d2pWZb3qv9dYtA="
-)
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "kN6o4yL0wTqJ3y9mJcS4mU5C8v7m6d2pWZb3qv9dYtA=")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("SANDBOX_ENABLED", "true")
 
-from config.settings import *  # noqa: E402, F403
-from config.settings import CACHES, Q_CLUSTER, REDIS_URL, STORAGES  # noqa: E402
+from config.settings import *  # noqa: F403
+from config.settings import CACHES, Q_CLUSTER, REDIS_URL, STORAGES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -26,3 +24,5 @@ Q_CLUSTER["sync"] = True
 
 if not REDIS_URL:
     CACHES["default"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

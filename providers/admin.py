@@ -1,0 +1,177 @@
+from django import forms
+from django.contrib import admin, messages
+
+from providers import services
+from providers.errors import ProviderError
+from providers.models import (
+    CatalogCountry,
+    CatalogPool,
+    CatalogPrice,
+    CatalogService,
+    Country,
+    ProviderAccount,
+    Service,
+)
+
+
+class ProviderAccountAdminForm(forms.ModelForm):
+    api_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only. Leave empty to keep the stored key.",
+    )
+
+    class Meta:
+        model = ProviderAccount
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        if not self.instance.pk and not data.get("api_key"):
+            self.add_error("api_key", "A new account needs an API key.")
+        return data
+
+
+@admin.register(ProviderAccount)
+class ProviderAccountAdmin(admin.ModelAdmin):
+    form = ProviderAccountAdminForm
+    list_display = [
+        "label",
+        "team",
+        "kind",
+        "is_sandbox",
+        "enabled",
+        "masked_key",
+        "balance",
+        "currency",
+        "health",
+        "catalog_synced_at",
+    ]
+    list_filter = ["kind", "enabled", "health", "is_sandbox"]
+    search_fields = ["label", "team__name", "base_url"]
+    readonly_fields = [
+        "code",
+        "masked_key",
+        "is_sandbox",
+        "balance",
+        "balance_checked_at",
+        "health",
+        "last_error",
+        "last_error_at",
+        "last_ok_at",
+        "catalog_synced_at",
+        "created",
+        "updated",
+    ]
+    fields = [
+        "team",
+        "kind",
+        "label",
+        "base_url",
+        "api_key",
+        "masked_key",
+        "currency",
+        "enabled",
+        "rate_limit_requests",
+        "rate_limit_period",
+        *readonly_fields[2:],
+    ]
+    actions = ["test_connection", "sync_catalog"]
+
+    def save_model(self, request, obj, form, change):
+        if form.cleaned_data.get("api_key"):
+            obj.set_api_key(form.cleaned_data["api_key"])
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Test connection")
+    def test_connection(self, request, queryset):
+        for account in queryset:
+            report = services.provider_account_test(
+                account=account, actor=request.user, request=request
+            )
+            level = messages.SUCCESS if report.ok else messages.ERROR
+            self.message_user(request, f"{account.label}: {report.summary()}", level)
+
+    @admin.action(description="Sync catalog now")
+    def sync_catalog(self, request, queryset):
+        for account in queryset:
+            try:
+                result = services.catalog_sync(account=account)
+            except ProviderError as exc:
+                self.message_user(request, f"{account.label}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"{account.label}: {result.countries} countries, {result.services} services, "
+                    f"{result.prices} prices ({result.unmapped_services} services unmapped).",
+                )
+
+
+@admin.register(Country)
+class CountryAdmin(admin.ModelAdmin):
+    list_display = ["name", "iso", "dial_code"]
+    search_fields = ["name", "iso", "aliases"]
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name", "slug", "aliases"]
+
+
+class MappingAdmin(admin.ModelAdmin):
+    """Staff correct a mapping here; saving locks it against the next sync."""
+
+    list_filter = ["account", "mapping_locked"]
+    readonly_fields = ["account", "upstream_id", "name", "seen_at"]
+    list_select_related = ["account"]
+
+    def save_model(self, request, obj, form, change):
+        obj.mapping_locked = True
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(CatalogCountry)
+class CatalogCountryAdmin(MappingAdmin):
+    list_display = ["name", "upstream_id", "iso", "country", "account", "mapping_locked"]
+    search_fields = ["name", "upstream_id", "iso"]
+    autocomplete_fields = ["country"]
+    fields = ["account", "upstream_id", "name", "iso", "country", "mapping_locked", "seen_at"]
+
+
+@admin.register(CatalogService)
+class CatalogServiceAdmin(MappingAdmin):
+    list_display = ["name", "upstream_id", "code", "service", "account", "mapping_locked"]
+    search_fields = ["name", "upstream_id", "code"]
+    autocomplete_fields = ["service"]
+    fields = ["account", "upstream_id", "name", "code", "service", "mapping_locked", "seen_at"]
+
+
+@admin.register(CatalogPool)
+class CatalogPoolAdmin(admin.ModelAdmin):
+    list_display = ["name", "upstream_id", "account"]
+    list_filter = ["account"]
+
+
+@admin.register(CatalogPrice)
+class CatalogPriceAdmin(admin.ModelAdmin):
+    list_display = [
+        "service",
+        "country",
+        "account",
+        "pool",
+        "price",
+        "currency",
+        "stock",
+        "success_rate",
+        "updated",
+    ]
+    list_filter = ["account", "currency"]
+    search_fields = ["service__name", "country__name"]
+    list_select_related = ["service", "country", "account"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
