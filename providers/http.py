@@ -228,5 +228,10 @@ class Transport:
         elapsed_ms = (time.monotonic() - started) * 1000
         log.info(
             "%s %s %s -> %s in %.0f ms (attempt %d)",
-            self.label, call.method, redact(path, self.secrets), outcome, elapsed_ms, attempt,
+            self.label,
+            call.method,
+            redact(path, self.secrets),
+            outcome,
+            elapsed_ms,
+            attempt,
         )

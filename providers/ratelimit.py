@@ -14,6 +14,7 @@ exceeds the provider's limit in any window of `period` seconds.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -44,10 +45,8 @@ class CacheStore:
             return 1
 
     def decr(self, key: str) -> None:
-        try:
+        with contextlib.suppress(ValueError):
             cache.decr(key)
-        except ValueError:
-            pass
 
     def total(self, keys: list[str]) -> int:
         return sum(int(v) for v in cache.get_many(keys).values())
