@@ -252,3 +252,14 @@ CATALOG_SYNC_MINUTES = env.int("CATALOG_SYNC_MINUTES", default=60)
 # Where the shared provider rate budget counts requests: "auto" picks Redis or
 # local memory when configured as the cache, else a database table.
 RATE_BUDGET_STORE = env.str("RATE_BUDGET_STORE", default="auto")
+# Units of a currency per US dollar, for spend limits and cross-provider price
+# comparison (SMSCode bills in IDR). Override with FX_PER_USD=IDR=16250,EUR=0.92.
+FX_PER_USD = {"USD": 1, **env.dict("FX_PER_USD", cast={"value": str}, default={"IDR": "16000"})}
+
+# Orders: how many times an order that expires without a code is replaced
+# automatically (when the member asked for it).
+ORDERS_AUTO_REPLACE_LIMIT = env.int("ORDERS_AUTO_REPLACE_LIMIT", default=3)
+# The sync engine: seconds one poller task runs before handing over to the
+# next (must stay below Q_CLUSTER timeout), and whether services start pollers.
+SYNC_RUN_SECONDS = env.int("SYNC_RUN_SECONDS", default=50)
+ORDERS_AUTOSTART_POLLER = True

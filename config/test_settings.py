@@ -26,3 +26,7 @@ if not REDIS_URL:
     CACHES["default"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+
+# Tests drive the sync engine explicitly, one cycle at a time.
+ORDERS_AUTOSTART_POLLER = False
+SYNC_RUN_SECONDS = 0

@@ -99,3 +99,28 @@
     });
   });
 })();
+
+// Order form: show only the options the selected offer's provider supports,
+// and never send the same form twice from a double click.
+(function () {
+  "use strict";
+  function syncOptions() {
+    var form = document.getElementById("order-form");
+    if (!form) return;
+    var picked = form.querySelector("input[name=offer]:checked");
+    var caps = picked && picked.dataset.capabilities;
+    form.querySelectorAll("[data-needs]").forEach(function (el) {
+      el.hidden = !!caps && caps.split(" ").indexOf(el.dataset.needs) === -1;
+    });
+  }
+  document.addEventListener("change", function (e) {
+    if (e.target.name === "offer") syncOptions();
+  });
+  document.addEventListener("htmx:afterSettle", syncOptions);
+  document.addEventListener("DOMContentLoaded", syncOptions);
+  document.addEventListener("submit", function (e) {
+    var button = e.target.querySelector("[data-disable-on-submit]");
+    if (!button || e.submitter !== button) return;
+    setTimeout(function () { button.disabled = true; button.textContent = "Ordering…"; }, 0);
+  });
+})();

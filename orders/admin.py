@@ -1,0 +1,137 @@
+from django.contrib import admin, messages
+
+from orders import services
+from orders.errors import CancelLocked, OrderActionError
+from orders.models import Order, OrderMessage
+
+
+class OrderMessageInline(admin.TabularInline):
+    model = OrderMessage
+    extra = 0
+    can_delete = False
+    fields = ["received_at", "code", "text", "upstream_order_id", "revision"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = [
+        "created",
+        "team",
+        "ordered_by",
+        "account",
+        "service_name",
+        "country_name",
+        "phone_number",
+        "state",
+        "last_code",
+        "cost",
+        "currency",
+        "is_orphan",
+    ]
+    list_filter = ["state", "is_orphan", "account__kind", "account", "team"]
+    search_fields = [
+        "phone_number",
+        "upstream_id",
+        "code",
+        "service_name",
+        "country_name",
+        "ordered_by__username",
+        "note",
+    ]
+    date_hierarchy = "created"
+    list_select_related = ["team", "ordered_by", "account"]
+    inlines = [OrderMessageInline]
+    actions = ["refresh_from_upstream", "cancel_orders"]
+    readonly_fields = [
+        "code",
+        "team",
+        "account",
+        "ordered_by",
+        "idempotency_key",
+        "service",
+        "country",
+        "service_upstream_id",
+        "country_upstream_id",
+        "service_name",
+        "country_name",
+        "options",
+        "state",
+        "upstream_id",
+        "upstream_status",
+        "previous_upstream_ids",
+        "phone_number",
+        "dial_code",
+        "cost",
+        "currency",
+        "expires_at",
+        "cancel_available_at",
+        "sms_revision",
+        "last_code",
+        "code_received_at",
+        "error",
+        "error_category",
+        "cancel_requested",
+        "replace_count",
+        "replaces",
+        "is_orphan",
+        "last_checked_at",
+        "next_check_at",
+        "created",
+        "updated",
+        "finished_at",
+    ]
+    fields = ["note", "auto_replace", *readonly_fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Refresh from upstream")
+    def refresh_from_upstream(self, request, queryset):
+        for order in queryset.select_related("account"):
+            try:
+                services.order_refresh(order=order)
+            except OrderActionError as exc:
+                self.message_user(request, f"{order}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"Refreshed {queryset.count()} order(s).")
+
+    @admin.action(description="Cancel (refund)")
+    def cancel_orders(self, request, queryset):
+        for order in queryset.select_related("account"):
+            try:
+                services.order_cancel(order=order, actor=request.user, request=request)
+            except CancelLocked as exc:
+                self.message_user(request, f"{order}: {exc}", messages.WARNING)
+            except OrderActionError as exc:
+                self.message_user(request, f"{order}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{order}: cancelled.")
+
+
+@admin.register(OrderMessage)
+class OrderMessageAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "order", "code", "text"]
+    search_fields = ["code", "text", "order__phone_number"]
+    list_select_related = ["order"]
+    readonly_fields = [
+        "order",
+        "upstream_order_id",
+        "code",
+        "text",
+        "sender",
+        "revision",
+        "received_at",
+        "fingerprint",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import re
+import uuid
+from decimal import Decimal
+
+from django import forms
+
+from orders import quotes
+from orders.models import State
+from providers.canonical import SERVICE_BY_NAME, country_iso_for, normalise
+from providers.models import Country, Service
+from providers.types import ActivationType, PricingOption
+
+AUTO_CHEAPEST = "auto:cheapest"
+AUTO_RELIABLE = "auto:best_success"
+
+
+class PairForm(forms.Form):
+    """Service and country, typed as a name, an alias or a key."""
+
+    service = forms.CharField(max_length=120, strip=True)
+    country = forms.CharField(max_length=120, strip=True)
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.team = team
+
+    def clean_service(self):
+        text = self.cleaned_data["service"]
+        found = _by_label(text, quotes.service_options(self.team)) or quotes.resolve_service(text)
+        if found is None:
+            slug = SERVICE_BY_NAME.get(normalise(text))
+            found = Service.objects.filter(slug=slug).first() if slug else None
+        if found is None:
+            found = Service.objects.filter(name__iexact=text).first()
+        if found is None:
+            raise forms.ValidationError(f"No service called “{text}” in the team's catalog.")
+        return found
+
+    def clean_country(self):
+        text = self.cleaned_data["country"]
+        found = _by_label(text, quotes.country_options(self.team), country=True)
+        found = found or quotes.resolve_country(text)
+        if found is None:
+            iso = country_iso_for(name=text)
+            found = Country.objects.filter(iso=iso).first() if iso else None
+        if found is None:
+            raise forms.ValidationError(f"No country called “{text}” in the team's catalog.")
+        return found
+
+
+def _by_label(text: str, options, country: bool = False):
+    for value, label, _group in options:
+        if label.lower() == text.lower():
+            if country:
+                return quotes.resolve_country(value)
+            return quotes.resolve_service(value)
+    return None
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+class OrderForm(PairForm):
+    offer = forms.CharField(max_length=200, initial=AUTO_CHEAPEST)
+    idempotency_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    max_price = forms.DecimalField(
+        required=False,
+        min_value=Decimal("0.0001"),
+        max_digits=12,
+        decimal_places=4,
+        help_text="In the provider's currency. Empty: no maximum.",
+    )
+    quantity = forms.IntegerField(min_value=1, max_value=20, initial=1)
+    area_codes = forms.CharField(
+        required=False, max_length=200, help_text="Comma separated, e.g. 212, 646."
+    )
+    exclude_area_codes = forms.BooleanField(required=False, label="Exclude these area codes")
+    carrier = forms.ChoiceField(
+        required=False, choices=[("", "Any"), ("1", "Carrier 1"), ("2", "Carrier 2")]
+    )
+    activation_type = forms.ChoiceField(
+        choices=[(t.value, t.value.title()) for t in ActivationType], initial=ActivationType.SMS
+    )
+    operator = forms.CharField(required=False, max_length=60)
+    note = forms.CharField(required=False, max_length=500)
+    auto_replace = forms.BooleanField(
+        required=False, label="If no code arrives before expiry, order a new number"
+    )
+    failover = forms.BooleanField(
+        required=False, label="If out of stock, try the next provider", initial=True
+    )
+
+    def clean_area_codes(self):
+        raw = self.cleaned_data["area_codes"]
+        codes = tuple(c for c in re.split(r"[\s,;]+", raw) if c)
+        if any(not c.isdigit() or len(c) > 5 for c in codes):
+            raise forms.ValidationError("Area codes are digits, separated by commas.")
+        return codes
+
+    def clean_offer(self):
+        offer = self.cleaned_data["offer"]
+        if offer in (AUTO_CHEAPEST, AUTO_RELIABLE) or offer.count("|") == 2:
+            return offer
+        raise forms.ValidationError("Pick one of the offers, or let smsdesk pick.")
+
+    @property
+    def strategy(self) -> str:
+        offer = self.cleaned_data.get("offer", AUTO_CHEAPEST)
+        return PricingOption.BEST_SUCCESS if offer == AUTO_RELIABLE else PricingOption.CHEAPEST
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(required=False, max_length=500, strip=True)
+
+
+class HistoryFilterForm(forms.Form):
+    member = forms.ChoiceField(required=False)
+    service = forms.ChoiceField(required=False)
+    country = forms.ChoiceField(required=False)
+    provider = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *State.choices])
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    q = forms.CharField(required=False, max_length=40, label="Phone number")
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        members = team.memberships.select_related("user").order_by("user__username")
+        self.fields["member"].choices = [("", "Anyone")] + [
+            (str(m.user.pk), m.user.get_username()) for m in members
+        ]
+        orders = team.orders.order_by()
+        self.fields["service"].choices = [("", "Any service")] + [
+            (name, name)
+            for name in orders.values_list("service_name", flat=True)
+            .distinct()
+            .order_by("service_name")
+        ]
+        self.fields["country"].choices = [("", "Any country")] + [
+            (name, name)
+            for name in orders.values_list("country_name", flat=True)
+            .distinct()
+            .order_by("country_name")
+        ]
+        self.fields["provider"].choices = [("", "Any provider")] + [
+            (str(a.code), a.label) for a in team.provider_accounts.order_by("label")
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise forms.ValidationError("“From” must be on or before “to”.")
+        return data

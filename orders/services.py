@@ -1,0 +1,986 @@
+"""Order actions: place, cancel, resend, complete, replace, refresh, and applying
+upstream state. Every action writes an audit event; every charge and refund
+goes through the ledger; money state stays consistent when a provider fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+import audit
+from accounts.roles import Permission
+from orders.errors import CancelLocked, OrderActionError
+from orders.models import AWAITING_CODE_STATES, Order, OrderMessage, State
+from providers.errors import (
+    AuthFailed,
+    CancelTooEarly,
+    InsufficientBalance,
+    NotFound,
+    OutOfStock,
+    PriceTooHigh,
+    ProviderError,
+    RateLimited,
+    Unsupported,
+    UpstreamUnavailable,
+)
+from providers.models import ProviderAccount
+from providers.types import (
+    ActivationType,
+    Capability,
+    OrderState,
+    OrderStatus,
+    PricingOption,
+    Purchase,
+    PurchaseRequest,
+)
+from reports import ledger
+from reports.models import LedgerKind
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CANCEL_LOCK = 30  # seconds, when a provider locks without saying how long
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Where to buy: one provider account's offer for a service in a country."""
+
+    account: ProviderAccount
+    service_upstream_id: str
+    country_upstream_id: str
+    service_name: str
+    country_name: str
+    service_id: int | None = None  # canonical providers.Service
+    country_id: int | None = None  # canonical providers.Country
+    pool: str = ""
+    product_id: str = ""
+    price: Decimal | None = None
+    currency: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.account.label}: {self.service_name} / {self.country_name}"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Purchase options the member set; unsupported ones are refused per provider."""
+
+    max_price: Decimal | None = None
+    pricing_option: str = ""
+    quantity: int = 1
+    area_codes: tuple[str, ...] = ()
+    exclude_area_codes: bool = False
+    carrier: str = ""
+    activation_type: str = ActivationType.SMS
+    operator: str = ""
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        data["max_price"] = str(self.max_price) if self.max_price is not None else None
+        data["area_codes"] = list(self.area_codes)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> Options:
+        data = dict(data or {})
+        if data.get("max_price") is not None:
+            data["max_price"] = Decimal(data["max_price"])
+        data["area_codes"] = tuple(data.get("area_codes") or ())
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def unsupported_by(self, account: ProviderAccount) -> list[str]:
+        """Names of the options set here that `account`'s provider cannot honour."""
+        wanted = {
+            Capability.MAX_PRICE: self.max_price is not None,
+            Capability.QUANTITY: self.quantity > 1,
+            Capability.AREA_CODES: bool(self.area_codes),
+            Capability.CARRIER: bool(self.carrier),
+            Capability.VOICE: self.activation_type != ActivationType.SMS,
+            Capability.OPERATOR: bool(self.operator),
+        }
+        return [cap.value for cap, on in wanted.items() if on and not account.supports(cap)]
+
+
+# --- placing ------------------------------------------------------------------------
+
+
+def order_place(
+    *,
+    membership,
+    choices: list[Choice],
+    options: Options,
+    idempotency_key: str,
+    note: str = "",
+    auto_replace: bool = False,
+    failover: bool = False,
+    request=None,
+    actor=None,
+    replaces: Order | None = None,
+) -> list[Order]:
+    """Buy a number (or `options.quantity` numbers) from the first workable choice.
+
+    Idempotent: a second call with the same key returns the orders of the
+    first. The Order row exists in state "placing" before the upstream call,
+    so a crash in between leaves a trace for reconciliation. With `failover`,
+    an out-of-stock answer moves on to the next choice. Raises
+    OrderActionError with a plain-words message and a next step.
+    """
+    if not membership.can(Permission.ORDER):
+        raise OrderActionError("Your role cannot order numbers.", category="forbidden")
+    if not choices:
+        raise OrderActionError("Choose a provider offer first.", category="invalid")
+    actor = actor if actor is not None else membership.user
+    existing = _orders_for_key(membership.team, idempotency_key)
+    if existing:
+        return existing
+    _check_options(choices[0], options)
+    _check_spend_limit(membership, choices[0], options)
+    try:
+        order = _create_placing_row(
+            membership, choices[0], options, idempotency_key, note, auto_replace, replaces
+        )
+    except IntegrityError:  # the same form posted twice at once
+        return _orders_for_key(membership.team, idempotency_key)
+    return _purchase_with_failover(order, choices, options, failover, actor, request)
+
+
+def _orders_for_key(team, key: str) -> list[Order]:
+    base = Order.objects.filter(team=team, idempotency_key=key).first()
+    if base is None:
+        return []
+    extra = Order.objects.filter(team=team, idempotency_key__startswith=f"{key}#")
+    return [base, *extra.order_by("idempotency_key")]
+
+
+def _check_options(choice: Choice, options: Options) -> None:
+    missing = options.unsupported_by(choice.account)
+    if missing:
+        names = ", ".join(m.replace("_", " ") for m in missing)
+        raise OrderActionError(
+            f"{choice.account.get_kind_display()} does not support: {names}.",
+            next_step="Clear those options or choose another provider.",
+            category="invalid",
+        )
+    if not 1 <= options.quantity <= 20:
+        raise OrderActionError("Order between 1 and 20 numbers at once.", category="invalid")
+
+
+def _check_spend_limit(membership, choice: Choice, options: Options) -> None:
+    limit = membership.monthly_spend_limit
+    if limit is None or choice.price is None:
+        return
+    spent = ledger.member_spend_usd(membership.team, membership.user)
+    cost = ledger.usd_value(choice.price, choice.currency or choice.account.currency)
+    if spent + cost * options.quantity > limit:
+        raise OrderActionError(
+            f"This order would take you over your monthly limit of {limit} USD "
+            f"(spent so far: {spent.quantize(Decimal('0.01'))} USD).",
+            next_step="Ask an owner or manager to raise your limit.",
+            category="spend_limit",
+        )
+
+
+def _create_placing_row(membership, choice, options, key, note, auto_replace, replaces) -> Order:
+    with transaction.atomic():
+        order = Order.objects.create(
+            team=membership.team,
+            account=choice.account,
+            ordered_by=membership.user,
+            idempotency_key=key,
+            options=options.as_json(),
+            note=note[:500],
+            auto_replace=auto_replace,
+            replaces=replaces,
+            replace_count=(replaces.replace_count + 1) if replaces else 0,
+            **_choice_fields(choice),
+        )
+    return order
+
+
+def _choice_fields(choice: Choice) -> dict:
+    return {
+        "account": choice.account,
+        "service_id": choice.service_id,
+        "country_id": choice.country_id,
+        "service_upstream_id": choice.service_upstream_id,
+        "country_upstream_id": choice.country_upstream_id,
+        "service_name": choice.service_name,
+        "country_name": choice.country_name,
+        "currency": choice.currency or choice.account.currency,
+    }
+
+
+def purchase_request(order: Order, choice: Choice, options: Options) -> PurchaseRequest:
+    return PurchaseRequest(
+        service_id=choice.service_upstream_id,
+        country_id=choice.country_upstream_id,
+        pool=choice.pool,
+        product_id=choice.product_id,
+        max_price=options.max_price,
+        pricing_option=_pricing_option(order, options),
+        quantity=options.quantity,
+        area_codes=options.area_codes,
+        exclude_area_codes=options.exclude_area_codes,
+        carrier=options.carrier,
+        activation_type=ActivationType(options.activation_type or ActivationType.SMS),
+        operator=options.operator,
+        # SMSCode deduplicates on this key, so a retried purchase buys once.
+        idempotency_key=_upstream_key(order),
+    )
+
+
+def _pricing_option(order: Order, options: Options) -> PricingOption | None:
+    # A preference, not a requirement: passed on only where the provider routes.
+    if options.pricing_option and order.account.supports(Capability.PRICING_OPTION):
+        return PricingOption(options.pricing_option)
+    return None
+
+
+def _upstream_key(order: Order) -> str:
+    return hashlib.sha256(f"{order.team.code}:{order.idempotency_key}".encode()).hexdigest()[:64]
+
+
+def _purchase_with_failover(order, choices, options, failover, actor, request) -> list[Order]:
+    for index, choice in enumerate(choices):
+        if index:
+            _retarget(order, choice)
+        try:
+            purchases = choice.account.client().purchase(purchase_request(order, choice, options))
+        except OutOfStock as exc:
+            if failover and index + 1 < len(choices):
+                audit.record(
+                    team=order.team,
+                    actor=actor,
+                    action="order.failover",
+                    target=order,
+                    payload={"from": choice.label, "reason": exc.message},
+                    request=request,
+                )
+                continue
+            raise _placement_failed(order, choice, options, exc, actor, request) from exc
+        except ProviderError as exc:
+            raise _placement_failed(order, choice, options, exc, actor, request) from exc
+        if not purchases:
+            exc = UpstreamUnavailable("The provider confirmed no number.")
+            raise _placement_failed(order, choice, options, exc, actor, request)
+        orders = record_purchases(order, purchases, actor=actor, request=request)
+        return orders
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _retarget(order: Order, choice: Choice) -> None:
+    for name, value in _choice_fields(choice).items():
+        setattr(order, name, value)
+    order.save()
+
+
+def record_purchases(
+    order: Order, purchases: list[Purchase], *, actor, request=None
+) -> list[Order]:
+    """Fill the placing row (and one more row per extra number), book and audit them."""
+    orders = []
+    with transaction.atomic():
+        for index, purchase in enumerate(purchases):
+            target = order if index == 0 else _sibling(order, index)
+            _fill_from_purchase(target, purchase)
+            _book_purchase(target, purchase)
+            audit.record(
+                team=target.team,
+                actor=actor,
+                action="order.placed",
+                target=target,
+                payload={
+                    "provider": target.account.label,
+                    "service": target.service_name,
+                    "country": target.country_name,
+                    "number": target.phone_number,
+                    "cost": str(target.cost) if target.cost is not None else None,
+                    "currency": target.currency,
+                    "upstream_id": target.upstream_id,
+                },
+                request=request,
+            )
+            orders.append(target)
+    transaction.on_commit(lambda: start_poller(order.account_id))
+    return orders
+
+
+def _sibling(order: Order, index: int) -> Order:
+    """Another row for the index-th number of a multi-number purchase."""
+    skip = {"id", "code", "idempotency_key", "replaces_id", "created", "updated"}
+    fields = {
+        f.attname: getattr(order, f.attname)
+        for f in Order._meta.concrete_fields
+        if f.attname not in skip
+    }
+    return Order.objects.create(**fields, idempotency_key=f"{order.idempotency_key}#{index}")
+
+
+def _fill_from_purchase(order: Order, purchase: Purchase) -> None:
+    now = timezone.now()
+    order.upstream_id = purchase.order_id
+    order.phone_number = purchase.phone_number
+    order.dial_code = purchase.country_code
+    order.cost = purchase.cost if purchase.cost is not None else order.cost
+    order.currency = purchase.currency or order.currency
+    order.expires_at = purchase.expires_at or now + timedelta(
+        seconds=order.account.client_class.order_lifetime_seconds
+    )
+    order.cancel_available_at = purchase.cancel_available_at
+    order.upstream_status = purchase.raw_status
+    order.state = State.WAITING
+    order.error = order.error_category = ""
+    order.next_check_at = now
+    order.save()
+
+
+def _book_purchase(order: Order, purchase: Purchase) -> None:
+    if order.cost is None:
+        return
+    ledger.book(
+        account=order.account,
+        kind=LedgerKind.PURCHASE,
+        amount=order.cost,
+        currency=order.currency,
+        member=order.ordered_by,
+        order=order,
+        upstream_ref=purchase.order_id,
+        dedupe_key=f"order:{order.code}:purchase",
+    )
+
+
+def _placement_failed(order, choice, options, exc: ProviderError, actor, request):
+    order.state = State.FAILED
+    order.error = exc.message[:500]
+    order.error_category = exc.category
+    order.finished_at = timezone.now()
+    order.save()
+    audit.record(
+        team=order.team,
+        actor=actor,
+        action="order.failed",
+        target=order,
+        payload={
+            "provider": choice.account.label,
+            "category": exc.category,
+            "message": exc.message,
+        },
+        request=request,
+    )
+    if isinstance(exc, AuthFailed | InsufficientBalance):
+        choice.account.record_error(exc)
+    return explain_placement_error(exc, choice, options)
+
+
+def explain_placement_error(exc: ProviderError, choice: Choice, options: Options):
+    """An OrderActionError saying what went wrong and what to do next."""
+    from orders.quotes import alternatives_for
+
+    account = choice.account
+    what = f"{choice.service_name} in {choice.country_name}"
+    if isinstance(exc, OutOfStock):
+        return OrderActionError(
+            f"{account.label} has no numbers for {what} right now.",
+            next_step="Try one of these, which have stock:",
+            category=exc.category,
+            alternatives=alternatives_for(choice),
+        )
+    if isinstance(exc, InsufficientBalance):
+        from providers.services import provider_account_refresh_balance
+
+        balance = provider_account_refresh_balance(account=account)
+        have = f"{balance} {account.currency}" if balance is not None else "too little"
+        price = f" The number costs {choice.price} {choice.currency}." if choice.price else ""
+        return OrderActionError(
+            f"{account.label} has {have} left.{price}",
+            next_step="Top up that provider account, or choose another provider.",
+            category=exc.category,
+            alternatives=alternatives_for(choice),
+        )
+    if isinstance(exc, PriceTooHigh):
+        current = _current_price(choice)
+        return OrderActionError(
+            f"No number for {what} at or below your maximum of {options.max_price} "
+            f"{choice.currency or account.currency}."
+            + (f" The current price is {current}." if current else ""),
+            next_step="Raise the maximum price or choose another offer.",
+            category=exc.category,
+        )
+    if isinstance(exc, RateLimited):
+        return OrderActionError(
+            f"{account.label} is limiting requests right now.",
+            next_step=f"Try again in {int(exc.retry_after or 5)} seconds.",
+            category=exc.category,
+            retry_after=exc.retry_after,
+        )
+    if isinstance(exc, AuthFailed):
+        return OrderActionError(
+            f"{account.label} rejected smsdesk's API key.",
+            next_step="Ask an owner or manager to check the key in the team settings.",
+            category=exc.category,
+        )
+    if isinstance(exc, UpstreamUnavailable):
+        return OrderActionError(
+            f"{account.label} is not answering properly: {exc.message}",
+            next_step="Try again in a moment, or choose another provider.",
+            category=exc.category,
+            alternatives=alternatives_for(choice),
+        )
+    return OrderActionError(
+        f"{account.label} refused the order: {exc.message}",
+        next_step="Check the options, or choose another offer.",
+        category=exc.category,
+    )
+
+
+def _current_price(choice: Choice) -> str:
+    try:
+        quotes = choice.account.client().get_quotes(
+            service_id=choice.service_upstream_id, country_id=choice.country_upstream_id
+        )
+    except ProviderError:
+        return ""
+    if not quotes:
+        return ""
+    best = min(quotes, key=lambda q: q.price)
+    return f"{best.price} {best.currency}"
+
+
+# --- acting on an order -----------------------------------------------------------------
+
+
+def _locked(order: Order) -> Order:
+    """Re-read the order under a row lock for the rest of the transaction."""
+    return Order.objects.select_for_update().select_related("account", "team").get(pk=order.pk)
+
+
+def _client(order: Order):
+    return order.account.client()
+
+
+def order_cancel(*, order: Order, actor, when_allowed: bool = False, request=None) -> Order:
+    """Cancel an order upstream and book the refund.
+
+    Raises CancelLocked when the provider does not allow it yet (with
+    `when_allowed`, the sync engine cancels it as soon as it may), and
+    OrderActionError when it cannot be cancelled at all.
+    """
+    if order.state == State.PLACING:
+        raise OrderActionError("This order is still being placed; try again in a moment.")
+    if not order.awaits_code:
+        raise OrderActionError(
+            f"This order is {order.get_state_display().lower()}; only an order still waiting "
+            "for its code can be cancelled.",
+            next_step="Mark it as done instead." if order.state == State.RECEIVED else "",
+        )
+    wait = order.cancel_wait_seconds()
+    if wait > 0:
+        _lock_wait(order, wait, when_allowed, actor, request)
+    try:
+        result = _client(order).cancel(order.upstream_id)
+    except CancelTooEarly as exc:
+        seconds = int(exc.retry_after or DEFAULT_CANCEL_LOCK)
+        Order.objects.filter(pk=order.pk).update(
+            cancel_available_at=timezone.now() + timedelta(seconds=seconds)
+        )
+        _lock_wait(order, seconds, when_allowed, actor, request)
+    except NotFound:
+        return order_refresh(order=order)
+    except ProviderError as exc:
+        raise _action_failed(order, "cancel", exc) from exc
+    refunded = result.refunded if result.refunded is not None else order.cost
+    return finish_order(
+        order,
+        State.CANCELLED,
+        actor=actor,
+        action="order.cancelled",
+        refund=refunded,
+        upstream_status="cancelled",
+        request=request,
+    )
+
+
+def _lock_wait(order: Order, seconds: int, when_allowed: bool, actor, request):
+    if when_allowed:
+        updated = Order.objects.filter(pk=order.pk, state__in=AWAITING_CODE_STATES).update(
+            cancel_requested=True
+        )
+        if updated:
+            audit.record(
+                team=order.team,
+                actor=actor,
+                action="order.cancel_scheduled",
+                target=order,
+                payload={"seconds": seconds},
+                request=request,
+            )
+            transaction.on_commit(lambda: start_poller(order.account_id))
+        raise CancelLocked(seconds=seconds, scheduled=True)
+    raise CancelLocked(seconds=seconds)
+
+
+def _action_failed(order: Order, action: str, exc: ProviderError) -> OrderActionError:
+    if isinstance(exc, Unsupported):
+        return OrderActionError(f"{order.account.label} cannot {action} orders.")
+    if isinstance(exc, RateLimited):
+        return OrderActionError(
+            f"{order.account.label} is limiting requests right now.",
+            next_step=f"Try again in {int(exc.retry_after or 5)} seconds.",
+            retry_after=exc.retry_after,
+        )
+    return OrderActionError(
+        f"{order.account.label} could not {action} this order: {exc.message}",
+        category=exc.category,
+    )
+
+
+def finish_order(
+    order: Order,
+    state: State,
+    *,
+    actor,
+    action: str,
+    refund: Decimal | None = None,
+    upstream_status: str = "",
+    request=None,
+    payload: dict | None = None,
+) -> Order:
+    """Move an active order to a final state once, booking a refund when given."""
+    with transaction.atomic():
+        current = _locked(order)
+        if current.is_final:
+            return current
+        current.state = state
+        current.cancel_requested = False
+        current.finished_at = timezone.now()
+        if upstream_status:
+            current.upstream_status = upstream_status
+        current.save()
+        booked = None
+        if refund:
+            booked = ledger.book(
+                account=current.account,
+                kind=LedgerKind.REFUND,
+                amount=-abs(refund),
+                currency=current.currency,
+                member=current.ordered_by,
+                order=current,
+                upstream_ref=current.upstream_id,
+                dedupe_key=f"order:{current.code}:refund",
+            )
+        audit.record(
+            team=current.team,
+            actor=actor,
+            action=action,
+            target=current,
+            payload={
+                **(payload or {}),
+                "refund": str(booked.amount) if booked else None,
+                "currency": current.currency,
+            },
+            request=request,
+        )
+    return current
+
+
+def order_resend(*, order: Order, actor, request=None) -> Order:
+    """Ask the provider for another code on the same number."""
+    if not order.account.supports(Capability.RESEND):
+        raise OrderActionError(f"{order.account.label} cannot send another code.")
+    if order.state != State.RECEIVED:
+        raise OrderActionError(
+            "A new code can be requested once the first one has arrived.",
+            next_step="Wait for the first code, or cancel this number.",
+        )
+    try:
+        result = _client(order).resend(order.upstream_id)
+    except ProviderError as exc:
+        raise _action_failed(order, "resend", exc) from exc
+    with transaction.atomic():
+        current = _locked(order)
+        if result.order_id and result.order_id != current.upstream_id:
+            # SMSPool re-sends under a new order id; follow the new one.
+            current.previous_upstream_ids = [*current.previous_upstream_ids, current.upstream_id]
+            current.upstream_id = result.order_id
+        current.state = State.RESEND_REQUESTED
+        current.next_check_at = timezone.now()
+        current.save()
+        if result.charge:
+            ledger.book(
+                account=current.account,
+                kind=LedgerKind.RESEND,
+                amount=result.charge,
+                currency=result.currency or current.currency,
+                member=current.ordered_by,
+                order=current,
+                upstream_ref=result.order_id,
+                dedupe_key=f"order:{current.code}:resend:{result.order_id}:{len(current.previous_upstream_ids)}",
+            )
+        audit.record(
+            team=current.team,
+            actor=actor,
+            action="order.resend_requested",
+            target=current,
+            payload={
+                "upstream_id": current.upstream_id,
+                "charge": str(result.charge) if result.charge else None,
+            },
+            request=request,
+        )
+    transaction.on_commit(lambda: start_poller(order.account_id))
+    return current
+
+
+def order_complete(*, order: Order, actor, request=None) -> Order:
+    """Mark an order done (telling the provider where it has such a call)."""
+    if not order.is_active:
+        raise OrderActionError(f"This order is already {order.get_state_display().lower()}.")
+    if order.awaits_code and not order.messages.exists():
+        raise OrderActionError(
+            "No code has arrived yet.", next_step="Cancel it instead to get a refund."
+        )
+    try:
+        _client(order).finish(order.upstream_id)
+    except (NotFound, Unsupported):
+        pass  # nothing left to finish upstream
+    except ProviderError as exc:
+        raise _action_failed(order, "finish", exc) from exc
+    return finish_order(
+        order,
+        State.COMPLETED,
+        actor=actor,
+        action="order.completed",
+        upstream_status="completed",
+        request=request,
+    )
+
+
+def order_replace(*, order: Order, membership, request=None, actor=None) -> Order:
+    """Cancel this number (if still possible) and order the same again."""
+    actor = actor or membership.user
+    if order.awaits_code:
+        order_cancel(order=order, actor=actor, request=request)
+    elif order.is_active:
+        order_complete(order=order, actor=actor, request=request)
+    choice = choice_for(order)
+    placed = order_place(
+        membership=membership,
+        choices=[choice],
+        options=Options.from_json(order.options),
+        idempotency_key=f"replace:{order.code}",
+        note=order.note,
+        auto_replace=order.auto_replace,
+        request=request,
+        actor=actor,
+        replaces=order,
+    )
+    audit.record(
+        team=order.team,
+        actor=actor,
+        action="order.replaced",
+        target=order,
+        payload={"new_order": str(placed[0].code)},
+        request=request,
+    )
+    return placed[0]
+
+
+def choice_for(order: Order) -> Choice:
+    return Choice(
+        account=order.account,
+        service_upstream_id=order.service_upstream_id,
+        country_upstream_id=order.country_upstream_id,
+        service_name=order.service_name,
+        country_name=order.country_name,
+        service_id=order.service_id,
+        country_id=order.country_id,
+        pool=(order.options or {}).get("pool", ""),
+        price=order.cost,
+        currency=order.currency,
+    )
+
+
+def order_set_note(*, order: Order, note: str, actor, request=None) -> Order:
+    before = order.note
+    order.note = note.strip()[:500]
+    order.save(update_fields=["note", "updated"])
+    audit.record(
+        team=order.team,
+        actor=actor,
+        action="order.note_changed",
+        target=order,
+        payload={"before": before, "after": order.note},
+        request=request,
+    )
+    return order
+
+
+def order_refresh(*, order: Order) -> Order:
+    """Read the order upstream and apply what it says."""
+    if not order.upstream_id:
+        return order
+    try:
+        state = _client(order).get_order(order.upstream_id)
+    except NotFound:
+        return _vanished(order)
+    except ProviderError as exc:
+        raise _action_failed(order, "read", exc) from exc
+    return apply_state(order, state)
+
+
+def _vanished(order: Order) -> Order:
+    """The provider no longer knows an order: close it as it most likely ended."""
+    if not order.is_active:
+        return order
+    if order.messages.exists():
+        return finish_order(
+            order, State.COMPLETED, actor=None, action="order.completed", upstream_status="gone"
+        )
+    return finish_order(
+        order,
+        State.EXPIRED,
+        actor=None,
+        action="order.expired",
+        upstream_status="gone",
+        refund=order.cost,
+    )
+
+
+# --- applying upstream state ----------------------------------------------------------------
+
+_FINAL_MAP = {
+    OrderStatus.COMPLETED: (State.COMPLETED, "order.completed"),
+    OrderStatus.CANCELLED: (State.CANCELLED, "order.cancelled"),
+    OrderStatus.EXPIRED: (State.EXPIRED, "order.expired"),
+    OrderStatus.REFUNDED: (State.REFUNDED, "order.refunded"),
+}
+
+
+def apply_state(order: Order, upstream: OrderState, *, now=None) -> Order:
+    """Bring a local order in line with what the provider reports.
+
+    Records any new message, moves the state forward (never back from a final
+    state), and books the refund the provider made when the order ended
+    without a code. Safe to call repeatedly with the same state.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        current = _locked(order)
+        if current.is_final or current.upstream_id != upstream.order_id:
+            return current
+        new_message = _record_message(current, upstream, now)
+        _update_fields(current, upstream, now, new_message)
+        current.save()
+    if upstream.status.is_final:
+        return _apply_final(current, upstream)
+    if new_message:
+        audit.record(
+            team=current.team,
+            actor=None,
+            action="order.code_received",
+            target=current,
+            payload={"code": new_message.code},
+        )
+    return current
+
+
+def _record_message(order: Order, upstream: OrderState, now) -> OrderMessage | None:
+    code, text = upstream.code.strip(), upstream.full_text.strip()
+    if not code and not text:
+        return None
+    if upstream.sms_revision is not None and order.sms_revision is not None:
+        if upstream.sms_revision <= order.sms_revision:
+            return None  # an older or repeated SMS (SMSCode's revisions only grow)
+    elif order.state == State.RESEND_REQUESTED and code and code == order.last_code:
+        return None  # the previous code, still shown while the new one is on its way
+    fingerprint = hashlib.sha256(
+        f"{upstream.order_id}|{upstream.sms_revision}|{code}|{text}".encode()
+    ).hexdigest()
+    message, created = OrderMessage.objects.get_or_create(
+        order=order,
+        fingerprint=fingerprint,
+        defaults={
+            "upstream_order_id": upstream.order_id,
+            "code": code[:64],
+            "text": text,
+            "revision": upstream.sms_revision,
+            "received_at": now,
+        },
+    )
+    return message if created else None
+
+
+def _update_fields(order: Order, upstream: OrderState, now, message) -> None:
+    order.upstream_status = upstream.raw_status[:40]
+    order.last_checked_at = now
+    if upstream.expires_at:
+        order.expires_at = upstream.expires_at
+    if upstream.cancel_available_at or order.cancel_available_at:
+        order.cancel_available_at = upstream.cancel_available_at
+    if upstream.sms_revision is not None:
+        order.sms_revision = max(order.sms_revision or 0, upstream.sms_revision)
+    if upstream.phone_number and not order.phone_number:
+        order.phone_number = upstream.phone_number
+    if message is not None:
+        order.last_code = message.code or order.last_code
+        order.code_received_at = order.code_received_at or now
+        order.state = State.RECEIVED
+        order.cancel_requested = False
+    elif upstream.status == OrderStatus.RESEND_REQUESTED:
+        order.state = State.RESEND_REQUESTED
+
+
+def _apply_final(order: Order, upstream: OrderState) -> Order:
+    state, action = _FINAL_MAP[upstream.status]
+    has_code = order.messages.exists()
+    if has_code and state in (State.EXPIRED, State.CANCELLED, State.REFUNDED):
+        # A used number that times out upstream is done, not refunded.
+        return finish_order(
+            order,
+            State.COMPLETED,
+            actor=None,
+            action="order.completed",
+            upstream_status=upstream.raw_status,
+        )
+    refund = None if has_code or state == State.COMPLETED else order.cost
+    return finish_order(
+        order, state, actor=None, action=action, refund=refund, upstream_status=upstream.raw_status
+    )
+
+
+# --- the poller's to-do list ----------------------------------------------------------------
+
+
+def start_poller(account_id: int) -> None:
+    """Make sure a poller follows this account (a no-op when one already runs)."""
+    if not getattr(settings, "ORDERS_AUTOSTART_POLLER", True):
+        return
+    from orders.sync import ensure_poller
+
+    ensure_poller(account_id)
+
+
+def process_cancel_requests(account: ProviderAccount, now=None) -> int:
+    """Cancel the orders whose member asked "cancel when allowed" and whose lock is over."""
+    now = now or timezone.now()
+    due = Order.objects.filter(
+        account=account, cancel_requested=True, state__in=AWAITING_CODE_STATES
+    ).exclude(cancel_available_at__gt=now)
+    done = 0
+    for order in due:
+        # Claim it: only the poller that flips the flag does the cancel.
+        if not Order.objects.filter(pk=order.pk, cancel_requested=True).update(
+            cancel_requested=False
+        ):
+            continue
+        try:
+            order_cancel(order=order, actor=None, when_allowed=True)
+            done += 1
+        except CancelLocked:
+            pass  # still locked: order_cancel set the flag again
+        except OrderActionError as exc:
+            log.info("scheduled cancel of %s failed: %s", order.code, exc.message)
+    return done
+
+
+def process_expired(account: ProviderAccount, now=None) -> int:
+    """Cancel orders that reached their expiry without a code; replace them if asked."""
+    now = now or timezone.now()
+    due = Order.objects.filter(account=account, state__in=AWAITING_CODE_STATES, expires_at__lte=now)
+    count = 0
+    for order in due:
+        if expire_order(order, now=now):
+            count += 1
+    return count
+
+
+def expire_order(order: Order, *, now=None) -> bool:
+    """Close one expired order (refund booked once) and place its replacement if asked."""
+    now = now or timezone.now()
+    # Claim: exactly one process moves the order out of the waiting states.
+    claimed = Order.objects.filter(
+        pk=order.pk, state__in=AWAITING_CODE_STATES, expires_at__lte=now
+    ).update(state=State.EXPIRED, finished_at=now)
+    if not claimed:
+        return False
+    order.refresh_from_db()
+    refund = order.cost
+    try:
+        result = _client(order).cancel(order.upstream_id)
+        refund = result.refunded if result.refunded is not None else refund
+    except ProviderError as exc:
+        # Expired upstream already (auto-refunded) or unreachable: the
+        # provider refunds unused numbers itself, so the refund stands.
+        log.info("cancel at expiry of %s: %s", order.code, exc.message)
+    _book_expiry(order, refund)
+    if order.auto_replace and order.replace_count < settings.ORDERS_AUTO_REPLACE_LIMIT:
+        _auto_replace(order)
+    return True
+
+
+def _book_expiry(order: Order, refund: Decimal | None) -> None:
+    booked = None
+    if refund:
+        booked = ledger.book(
+            account=order.account,
+            kind=LedgerKind.REFUND,
+            amount=-abs(refund),
+            currency=order.currency,
+            member=order.ordered_by,
+            order=order,
+            upstream_ref=order.upstream_id,
+            dedupe_key=f"order:{order.code}:refund",
+        )
+    audit.record(
+        team=order.team,
+        actor=None,
+        action="order.expired",
+        target=order,
+        payload={"refund": str(booked.amount) if booked else None, "currency": order.currency},
+    )
+
+
+def _auto_replace(order: Order) -> Order | None:
+    from accounts.models import Membership
+
+    membership = Membership.objects.filter(team=order.team, user=order.ordered_by).first()
+    if membership is None or not membership.can(Permission.ORDER):
+        return None
+    try:
+        new = order_place(
+            membership=membership,
+            choices=[choice_for(order)],
+            options=Options.from_json(order.options),
+            idempotency_key=f"auto:{order.code}",
+            note=order.note,
+            auto_replace=True,
+            actor=None,
+            replaces=order,
+        )[0]
+    except OrderActionError as exc:
+        audit.record(
+            team=order.team,
+            actor=None,
+            action="order.auto_replace_failed",
+            target=order,
+            payload={"reason": exc.message},
+        )
+        return None
+    audit.record(
+        team=order.team,
+        actor=None,
+        action="order.auto_replaced",
+        target=order,
+        payload={"new_order": str(new.code), "attempt": new.replace_count},
+    )
+    return new

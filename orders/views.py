@@ -1,0 +1,450 @@
+from __future__ import annotations
+
+import csv
+from datetime import datetime, time
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Max
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.access import get_object_for_user, get_team_for_user
+from accounts.roles import Permission
+from audit.models import AuditEvent
+from orders import quotes, services
+from orders.errors import CancelLocked, OrderActionError
+from orders.forms import (
+    AUTO_CHEAPEST,
+    HistoryFilterForm,
+    NoteForm,
+    OrderForm,
+    PairForm,
+    new_idempotency_key,
+)
+from orders.models import Order, State
+
+HISTORY_PAGE = 50
+
+
+def _is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+# --- the live board -----------------------------------------------------------------------
+
+
+def board_version(team) -> str:
+    """Changes whenever anything on the team's board changes (one cheap query)."""
+    stats = Order.objects.filter(team=team).aggregate(last=Max("updated"), n=Count("id"))
+    last = stats["last"].timestamp() if stats["last"] else 0
+    return f"{last:.6f}-{stats['n']}"
+
+
+def _board_context(request, membership) -> dict:
+    team = membership.team
+    return {
+        "team": team,
+        "orders": Order.objects.filter(team=team).for_board(),
+        "version": board_version(team),
+        "can_order": membership.can(Permission.ORDER),
+        "now": timezone.now(),
+    }
+
+
+@login_required
+@require_GET
+def board(request, code):
+    membership = get_team_for_user(request, code)
+    return render(request, "orders/board.html", _board_context(request, membership))
+
+
+@login_required
+@require_GET
+def board_fragment(request, code):
+    """The board's live part; 204 (nothing to swap) while nothing changed."""
+    membership = get_team_for_user(request, code)
+    if request.GET.get("v") and request.GET["v"] == board_version(membership.team):
+        return HttpResponse(status=204)
+    ctx = _board_context(request, membership)
+    return render(request, "orders/board.html#board", ctx)
+
+
+# --- ordering ------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_new(request, code):
+    membership = get_team_for_user(request, code)
+    team = membership.team
+    if request.method == "POST":
+        get_team_for_user(request, code, Permission.ORDER)
+        return _place(request, membership)
+    initial = {"idempotency_key": new_idempotency_key(), "offer": AUTO_CHEAPEST}
+    form = OrderForm(initial={**initial, **request.GET.dict()}, team=team)
+    ctx = _order_form_context(request, membership, form)
+    ctx.update(_offers_context(request, team, request.GET))
+    return render(request, "orders/new.html", ctx)
+
+
+def _order_form_context(request, membership, form) -> dict:
+    team = membership.team
+    return {
+        "team": team,
+        "form": form,
+        "can_order": membership.can(Permission.ORDER),
+        "service_options": quotes.service_options(team),
+        "country_options": quotes.country_options(team),
+    }
+
+
+def _offers_context(request, team, data) -> dict:
+    if not data.get("service") or not data.get("country"):
+        return {"offers": None}
+    pair = PairForm(data, team=team)
+    if not pair.is_valid():
+        return {"offers": None, "pair_errors": pair.errors}
+    service, country = pair.cleaned_data["service"], pair.cleaned_data["country"]
+    return {
+        "offers": quotes.offers_for(team, service, country),
+        "service": service,
+        "country": country,
+        "selected_offer": data.get("offer", AUTO_CHEAPEST),
+    }
+
+
+@login_required
+@require_GET
+def offers(request, code):
+    """The offers table for a service and country (htmx fragment)."""
+    membership = get_team_for_user(request, code)
+    ctx = {"team": membership.team, **_offers_context(request, membership.team, request.GET)}
+    return render(request, "orders/offers.html", ctx)
+
+
+def _place(request, membership):
+    team = membership.team
+    form = OrderForm(request.POST, team=team)
+    if not form.is_valid():
+        return _form_again(request, membership, form, status=400)
+    data = form.cleaned_data
+    all_offers = quotes.offers_for(team, data["service"], data["country"])
+    options = services.Options(
+        max_price=data["max_price"],
+        pricing_option=form.strategy,
+        quantity=data["quantity"],
+        area_codes=data["area_codes"],
+        exclude_area_codes=data["exclude_area_codes"],
+        carrier=data["carrier"],
+        activation_type=data["activation_type"],
+        operator=data["operator"],
+    )
+    choices = _choices(form, all_offers, options)
+    if not choices:
+        form.add_error(None, "No provider account of the team offers this with these options.")
+        return _form_again(request, membership, form, status=400)
+    try:
+        placed = services.order_place(
+            membership=membership,
+            choices=choices,
+            options=options,
+            idempotency_key=data["idempotency_key"],
+            note=data["note"],
+            auto_replace=data["auto_replace"],
+            failover=data["failover"],
+            request=request,
+        )
+    except OrderActionError as exc:
+        return _form_again(request, membership, form, error=exc, status=200)
+    return _placed(request, team, placed)
+
+
+def _choices(form, all_offers, options) -> list[services.Choice]:
+    """The offers to try, in order: the picked one first, then (for failover) the rest."""
+    workable = [o for o in all_offers if not options.unsupported_by(o.account)]
+    picked_key = form.cleaned_data["offer"]
+    if picked_key.startswith("auto:"):
+        return [o.choice for o in quotes.sort_offers(workable, form.strategy)]
+    picked = next((o for o in workable if o.key == picked_key), None)
+    if picked is None:
+        return []
+    return [picked.choice, *[o.choice for o in workable if o.key != picked.key]]
+
+
+def _form_again(request, membership, form, *, error=None, status=200):
+    # A failed attempt used its key; a new attempt must get a fresh one.
+    data = request.POST.copy()
+    data["idempotency_key"] = new_idempotency_key()
+    fresh = OrderForm(data, team=membership.team)
+    fresh.is_valid()
+    if form.errors:
+        fresh._errors = form.errors
+    ctx = _order_form_context(request, membership, fresh)
+    ctx.update(_offers_context(request, membership.team, request.POST))
+    ctx["error"] = error
+    return render(request, "orders/new.html", ctx, status=status)
+
+
+def _placed(request, team, placed: list[Order]):
+    first = placed[0]
+    if first.state == State.FAILED:
+        messages.error(request, f"This order failed earlier: {first.error}")
+    elif len(placed) == 1:
+        messages.success(
+            request,
+            f"{first.international_number} ordered for {first.service_name} "
+            f"({first.account.label}). The code appears here as soon as it arrives.",
+        )
+    else:
+        messages.success(request, f"{len(placed)} numbers ordered. Codes appear as they arrive.")
+    return redirect("board", code=team.code)
+
+
+# --- one order -----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def order_detail(request, order_code):
+    order, membership = get_object_for_user(
+        request, Order.objects.select_related("account", "ordered_by"), order_code
+    )
+    events = AuditEvent.objects.filter(target_type="order", target_code=str(order.code))
+    ctx = {
+        "team": order.team,
+        "order": order,
+        "order_messages": order.messages.all(),
+        "events": events[:50],
+        "can_order": membership.can(Permission.ORDER),
+        "note_form": NoteForm(initial={"note": order.note}),
+        "replaced_by": Order.objects.filter(replaces=order).first(),
+    }
+    return render(request, "orders/detail.html", ctx)
+
+
+@login_required
+@require_GET
+def order_row(request, order_code):
+    order, membership = get_object_for_user(request, Order.objects, order_code)
+    return _row(request, order, membership)
+
+
+def _row(request, order: Order, membership, status=200):
+    """The order's board row, plus the flash messages swapped out of band."""
+    order = Order.objects.select_related("account", "ordered_by").get(pk=order.pk)
+    ctx = {"order": order, "can_order": membership.can(Permission.ORDER), "team": order.team}
+    row = render_to_string("orders/board.html#row", ctx, request=request)
+    flash = render_to_string("includes/messages.html", {"oob": True}, request=request)
+    return HttpResponse(row + flash, status=status)
+
+
+def _act(request, order_code, action):
+    """Run an order action; answer with the updated row (htmx) or a redirect."""
+    order, membership = get_object_for_user(request, Order.objects, order_code, Permission.ORDER)
+    response_order = order
+    try:
+        response_order = action(order, membership) or order
+    except CancelLocked as exc:
+        text = (
+            f"{exc} smsdesk will cancel it then."
+            if exc.scheduled
+            else f"{exc} Use “cancel when allowed” to have smsdesk do it."
+        )
+        messages.warning(request, text)
+    except OrderActionError as exc:
+        messages.error(request, " ".join(filter(None, [exc.message, exc.next_step])))
+    if _is_htmx(request):
+        response = _row(
+            request,
+            response_order if response_order.team_id == order.team_id else order,
+            membership,
+        )
+        response["HX-Trigger"] = "orders-changed"
+        return response
+    return redirect(request.POST.get("next") or reverse("board", args=[order.team.code]))
+
+
+@login_required
+@require_POST
+def order_cancel(request, order_code):
+    when_allowed = request.POST.get("when_allowed") == "1"
+    return _act(request, order_code, lambda order, m: _cancelled(request, order, when_allowed))
+
+
+def _cancelled(request, order, when_allowed):
+    done = services.order_cancel(
+        order=order, actor=request.user, when_allowed=when_allowed, request=request
+    )
+    messages.success(request, f"{order.international_number} cancelled; refund recorded.")
+    return done
+
+
+@login_required
+@require_POST
+def order_resend(request, order_code):
+    def resend(order, membership):
+        done = services.order_resend(order=order, actor=request.user, request=request)
+        messages.success(request, "Another code requested; it appears here when it arrives.")
+        return done
+
+    return _act(request, order_code, resend)
+
+
+@login_required
+@require_POST
+def order_complete(request, order_code):
+    def complete(order, membership):
+        done = services.order_complete(order=order, actor=request.user, request=request)
+        messages.success(request, f"{order.international_number} marked as done.")
+        return done
+
+    return _act(request, order_code, complete)
+
+
+@login_required
+@require_POST
+def order_replace(request, order_code):
+    def new_number(order, membership):
+        new = services.order_replace(order=order, membership=membership, request=request)
+        messages.success(request, f"New number {new.international_number} ordered.")
+        return new
+
+    return _act(request, order_code, new_number)
+
+
+@login_required
+@require_POST
+def order_note(request, order_code):
+    order, _ = get_object_for_user(request, Order.objects, order_code, Permission.ORDER)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        services.order_set_note(
+            order=order, note=form.cleaned_data["note"], actor=request.user, request=request
+        )
+        messages.success(request, "Note saved.")
+    else:
+        messages.error(request, "A note is at most 500 characters.")
+    return redirect("order_detail", order_code=order.code)
+
+
+# --- history --------------------------------------------------------------------------------
+
+
+def _filtered_history(team, form):
+    orders = Order.objects.filter(team=team).select_related("account", "ordered_by")
+    if not form.is_valid():
+        return orders
+    data = form.cleaned_data
+    if data["member"]:
+        orders = orders.filter(ordered_by_id=data["member"])
+    if data["service"]:
+        orders = orders.filter(service_name=data["service"])
+    if data["country"]:
+        orders = orders.filter(country_name=data["country"])
+    if data["provider"]:
+        orders = orders.filter(account__code=data["provider"])
+    if data["status"]:
+        orders = orders.filter(state=data["status"])
+    tz = timezone.get_current_timezone()
+    if data["since"]:
+        orders = orders.filter(created__gte=datetime.combine(data["since"], time.min, tz))
+    if data["until"]:
+        orders = orders.filter(created__lte=datetime.combine(data["until"], time.max, tz))
+    if data["q"]:
+        digits = "".join(ch for ch in data["q"] if ch.isdigit())
+        orders = orders.filter(phone_number__contains=digits or data["q"])
+    return orders
+
+
+def _keyset(orders, cursor: str):
+    """Orders older than `cursor` ("<created iso>_<id>"); ignores a malformed cursor."""
+    try:
+        created_text, pk_text = cursor.rsplit("_", 1)
+        created, pk = datetime.fromisoformat(created_text), int(pk_text)
+    except (ValueError, AttributeError):
+        return orders
+    from django.db.models import Q
+
+    return orders.filter(Q(created__lt=created) | Q(created=created, id__lt=pk))
+
+
+@login_required
+@require_GET
+def history(request, code):
+    membership = get_team_for_user(request, code)
+    team = membership.team
+    form = HistoryFilterForm(request.GET or None, team=team)
+    orders = _filtered_history(team, form).order_by("-created", "-id")
+    if request.GET.get("format") == "csv":
+        return _csv(team, orders)
+    page = list(_keyset(orders, request.GET.get("before", ""))[: HISTORY_PAGE + 1])
+    has_more = len(page) > HISTORY_PAGE
+    page = page[:HISTORY_PAGE]
+    query = request.GET.copy()
+    query.pop("before", None)
+    ctx = {
+        "team": team,
+        "form": form,
+        "orders": page,
+        "next_cursor": f"{page[-1].created.isoformat()}_{page[-1].pk}" if has_more else "",
+        "query": query.urlencode(),
+        "first_page": not request.GET.get("before"),
+    }
+    return render(request, "orders/history.html", ctx)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+CSV_COLUMNS = [
+    "created",
+    "order",
+    "member",
+    "provider",
+    "service",
+    "country",
+    "phone_number",
+    "status",
+    "upstream_status",
+    "cost",
+    "currency",
+    "codes",
+    "note",
+]
+
+
+def _csv(team, orders):
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(CSV_COLUMNS)
+        for order in orders.prefetch_related("messages").iterator(chunk_size=500):
+            yield writer.writerow(
+                [
+                    order.created.isoformat(),
+                    order.code,
+                    order.ordered_by.get_username() if order.ordered_by else "system",
+                    order.account.label,
+                    order.service_name,
+                    order.country_name,
+                    order.international_number,
+                    order.state,
+                    order.upstream_status,
+                    order.cost if order.cost is not None else "",
+                    order.currency,
+                    " ".join(m.code for m in order.messages.all() if m.code),
+                    order.note,
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
+    return response
