@@ -217,6 +217,8 @@ MAILERS = {
         else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
     )
 }
+# The portal's public address, for links in emails.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="smsdesk <smsdesk@localhost>")
 
 # --- smsdesk ---------------------------------------------------------------------
@@ -263,3 +265,8 @@ ORDERS_AUTO_REPLACE_LIMIT = env.int("ORDERS_AUTO_REPLACE_LIMIT", default=3)
 # next (must stay below Q_CLUSTER timeout), and whether services start pollers.
 SYNC_RUN_SECONDS = env.int("SYNC_RUN_SECONDS", default=50)
 ORDERS_AUTOSTART_POLLER = True
+
+# Rentals: seconds between inbox checks of one rental (slower than orders), and
+# how long before expiry (without auto-extend) the renter is reminded.
+RENTAL_POLL_SECONDS = env.int("RENTAL_POLL_SECONDS", default=15)
+RENTAL_REMINDER_HOURS = env.int("RENTAL_REMINDER_HOURS", default=24)

@@ -245,6 +245,7 @@ class SyncResult:
     prices: int = 0
     unmapped_countries: int = 0
     unmapped_services: int = 0
+    rental_offers: int = 0
 
 
 def catalog_sync(*, account: ProviderAccount) -> SyncResult:
@@ -260,8 +261,20 @@ def catalog_sync(*, account: ProviderAccount) -> SyncResult:
         account.record_error(exc)
         raise
     result = store_catalog(account, catalog)
+    result.rental_offers = _sync_rental_offers(account)
     account.record_ok()
     return result
+
+
+def _sync_rental_offers(account: ProviderAccount) -> int:
+    """Rental offers are part of the catalog; a failure there keeps the rest."""
+    from rentals.services import rental_offers_sync
+
+    try:
+        return rental_offers_sync(account=account)
+    except ProviderError as exc:
+        account.record_error(exc)
+        return 0
 
 
 def _canonical_countries() -> dict[str, Country]:

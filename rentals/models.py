@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -48,7 +49,10 @@ class Rental(models.Model):
     )
     idempotency_key = models.CharField(max_length=100)
 
-    offer_id = models.CharField(max_length=64)
+    offer = models.ForeignKey(
+        "RentalOffer", on_delete=models.SET_NULL, null=True, blank=True, related_name="rentals"
+    )
+    upstream_offer_id = models.CharField(max_length=64)
     service = models.ForeignKey(
         "providers.Service", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -135,3 +139,59 @@ class RentalMessage(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+class RentalOffer(models.Model):
+    """Something an account rents out (a country, a service, or both), synced with
+    the catalog. Prices are totals per length, in `unit`s, as decimal strings."""
+
+    account = models.ForeignKey(
+        "providers.ProviderAccount", on_delete=models.CASCADE, related_name="rental_offers"
+    )
+    upstream_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=120)
+    country = models.ForeignKey(
+        "providers.Country", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    service = models.ForeignKey(
+        "providers.Service", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    service_upstream_id = models.CharField(max_length=64, blank=True)
+    unit = models.CharField(max_length=4, choices=Unit.choices, default=Unit.DAY)
+    prices = models.JSONField(default=dict)  # {"7": "18.00", "30": "30.00"}
+    extend_prices = models.JSONField(default=dict, blank=True)
+    single_service_prices = models.JSONField(default=dict, blank=True)
+    currency = models.CharField(max_length=3)
+    extendable = models.BooleanField(default=False)
+    refundable = models.BooleanField(default=False)
+    refund_within_hours = models.PositiveIntegerField(null=True, blank=True)
+    stock = models.IntegerField(null=True, blank=True)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["account", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "upstream_id", "service_upstream_id"],
+                name="unique_rental_offer",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.account.label})"
+
+    def durations(self) -> list[tuple[int, Decimal]]:
+        return sorted((int(k), Decimal(v)) for k, v in self.prices.items())
+
+    def extend_durations(self) -> list[tuple[int, Decimal]]:
+        table = self.extend_prices or (self.prices if self.extendable else {})
+        return sorted((int(k), Decimal(v)) for k, v in table.items())
+
+    def price_for(self, length: int, *, single_service: bool = False) -> Decimal | None:
+        table = self.single_service_prices if single_service else self.prices
+        value = table.get(str(length))
+        return Decimal(value) if value is not None else None
+
+    def extend_price_for(self, length: int) -> Decimal | None:
+        value = dict(self.extend_durations()).get(length)
+        return value

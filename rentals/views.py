@@ -1,0 +1,260 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.access import get_object_for_user, get_team_for_user
+from accounts.roles import Permission
+from audit.models import AuditEvent
+from orders.forms import new_idempotency_key
+from orders.quotes import country_options, resolve_country, resolve_service, service_options
+from providers.errors import ProviderError
+from providers.types import Capability
+from rentals import services
+from rentals.forms import DetailsForm, ExtendForm, RentalFilterForm, RentForm
+from rentals.models import Rental, RentalOffer, RentalState
+from rentals.reminders import expiring_soon
+
+
+@login_required
+@require_GET
+def rentals_list(request, code):
+    membership = get_team_for_user(request, code)
+    team = membership.team
+    form = RentalFilterForm(request.GET or None, team=team)
+    rentals = Rental.objects.filter(team=team).select_related("account", "rented_by")
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["state"]:
+            rentals = rentals.filter(state=data["state"])
+        if data["provider"]:
+            rentals = rentals.filter(account__code=data["provider"])
+        if data["member"]:
+            rentals = rentals.filter(rented_by_id=data["member"])
+        if data["q"]:
+            rentals = rentals.filter(
+                Q(phone_number__contains=data["q"]) | Q(label__icontains=data["q"])
+            )
+    ctx = {
+        "team": team,
+        "form": form,
+        "rentals": rentals[:200],
+        "expiring": expiring_soon(team),
+        "can_order": membership.can(Permission.ORDER),
+    }
+    return render(request, "rentals/list.html", ctx)
+
+
+def _offer_table(team, data):
+    country = resolve_country(data.get("country", "")) if data.get("country") else None
+    service = resolve_service(data.get("service", "")) if data.get("service") else None
+    offers = services.offers_for(team, country=country, service=service)
+    return {"offers": offers, "country": country, "service": service}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rental_new(request, code):
+    membership = get_team_for_user(request, code)
+    team = membership.team
+    if request.method == "POST":
+        get_team_for_user(request, code, Permission.ORDER)
+        return _rent(request, membership)
+    ctx = {
+        "team": team,
+        "can_order": membership.can(Permission.ORDER),
+        "service_options": service_options(team),
+        "country_options": country_options(team),
+        "idempotency_key": new_idempotency_key(),
+        "query": request.GET,
+        **_offer_table(team, request.GET),
+    }
+    return render(request, "rentals/new.html", ctx)
+
+
+def _rent(request, membership):
+    team = membership.team
+    form = RentForm(request.POST)
+    offer = None
+    if form.is_valid():
+        offer = (
+            RentalOffer.objects.filter(
+                pk=form.cleaned_data["offer"], account__team=team, account__enabled=True
+            )
+            .select_related("account", "country", "service")
+            .first()
+        )
+    if offer is None:
+        messages.error(request, "Choose one of the offers and a length.")
+        return redirect("rental_new", code=team.code)
+    service = (
+        resolve_service(form.cleaned_data["service"]) if form.cleaned_data["service"] else None
+    )
+    if service is not None and not hasattr(service, "slug"):
+        service = service.service
+    choice = services.RentChoice(
+        offer=offer, duration=form.cleaned_data["duration"], service=service
+    )
+    if request.POST.get("confirm") != "1":
+        ctx = {"team": team, "choice": choice, "form": form, "offer": offer}
+        return render(request, "rentals/confirm.html", ctx)
+    try:
+        rental = services.rental_rent(
+            membership=membership,
+            choice=choice,
+            idempotency_key=form.cleaned_data["idempotency_key"],
+            label=form.cleaned_data["label"],
+            note=form.cleaned_data["note"],
+            request=request,
+        )
+    except services.RentalError as exc:
+        messages.error(request, " ".join(filter(None, [exc.message, exc.next_step])))
+        return redirect("rental_new", code=team.code)
+    if rental.state == RentalState.FAILED:
+        messages.error(request, f"This rental failed earlier: {rental.error}")
+        return redirect("rental_new", code=team.code)
+    messages.success(
+        request,
+        f"Rented {rental.international_number} until "
+        f"{timezone.localtime(rental.expires_at):%b %d, %H:%M}.",
+    )
+    return redirect("rental_detail", rental_code=rental.code)
+
+
+def _detail_context(request, rental, membership) -> dict:
+    refund_allowed, refund_reason = services.refund_status(rental)
+    offer = rental.offer
+    return {
+        "team": rental.team,
+        "rental": rental,
+        "inbox": rental.messages.all()[:200],
+        "can_order": membership.can(Permission.ORDER),
+        "refund_allowed": refund_allowed,
+        "refund_reason": refund_reason,
+        "extend_options": offer.extend_durations()
+        if offer and rental.account.supports(Capability.RENTAL_EXTEND)
+        else [],
+        "supports_wake": rental.account.supports(Capability.RENTAL_WAKE),
+        "supports_auto_extend": rental.account.supports(Capability.RENTAL_AUTO_EXTEND),
+        "details_form": DetailsForm(initial={"label": rental.label, "note": rental.note}),
+        "events": AuditEvent.objects.filter(target_type="rental", target_code=str(rental.code))[
+            :50
+        ],
+        "now": timezone.now(),
+    }
+
+
+@login_required
+@require_GET
+def rental_detail(request, rental_code):
+    rental, membership = get_object_for_user(
+        request, Rental.objects.select_related("account", "offer", "rented_by"), rental_code
+    )
+    return render(request, "rentals/detail.html", _detail_context(request, rental, membership))
+
+
+@login_required
+@require_GET
+def rental_inbox(request, rental_code):
+    rental, membership = get_object_for_user(
+        request, Rental.objects.select_related("account", "offer"), rental_code
+    )
+    ctx = _detail_context(request, rental, membership)
+    return render(request, "rentals/detail.html#inbox", ctx)
+
+
+def _act(request, rental_code, action, success: str):
+    rental, _ = get_object_for_user(
+        request, Rental.objects.select_related("account", "offer"), rental_code, Permission.ORDER
+    )
+    try:
+        action(rental)
+    except services.RentalError as exc:
+        messages.error(request, " ".join(filter(None, [exc.message, exc.next_step])))
+    except ProviderError as exc:
+        messages.error(request, f"{rental.account.label}: {exc.message}")
+    else:
+        messages.success(request, success)
+    return redirect("rental_detail", rental_code=rental.code)
+
+
+@login_required
+@require_POST
+def rental_extend(request, rental_code):
+    form = ExtendForm(request.POST)
+    duration = form.cleaned_data["duration"] if form.is_valid() else 0
+
+    def extend(rental):
+        if not duration:
+            raise services.RentalError("Choose how long to extend by.")
+        services.rental_extend(
+            rental=rental, duration=duration, actor=request.user, request=request
+        )
+
+    return _act(request, rental_code, extend, "Rental extended.")
+
+
+@login_required
+@require_POST
+def rental_refund(request, rental_code):
+    return _act(
+        request,
+        rental_code,
+        lambda r: services.rental_refund(rental=r, actor=request.user, request=request),
+        "Rental refunded.",
+    )
+
+
+@login_required
+@require_POST
+def rental_wake(request, rental_code):
+    return _act(
+        request,
+        rental_code,
+        lambda r: services.rental_wake(rental=r, actor=request.user, request=request),
+        "The line is awake and ready to receive.",
+    )
+
+
+@login_required
+@require_POST
+def rental_auto_extend(request, rental_code):
+    enabled = request.POST.get("enabled") == "1"
+    return _act(
+        request,
+        rental_code,
+        lambda r: services.rental_set_auto_extend(
+            rental=r, enabled=enabled, actor=request.user, request=request
+        ),
+        "Auto-extend turned " + ("on." if enabled else "off."),
+    )
+
+
+@login_required
+@require_POST
+def rental_details(request, rental_code):
+    form = DetailsForm(request.POST)
+
+    def save(rental):
+        if not form.is_valid():
+            raise services.RentalError("A label is at most 100 characters, a note 500.")
+        services.rental_set_details(
+            rental=rental, actor=request.user, request=request, **form.cleaned_data
+        )
+
+    return _act(request, rental_code, save, "Saved.")
+
+
+@login_required
+@require_POST
+def rental_refresh(request, rental_code):
+    return _act(
+        request,
+        rental_code,
+        lambda r: services.rental_refresh(rental=r),
+        "Refreshed from the provider.",
+    )
