@@ -180,9 +180,10 @@ def to_int_or_none(value: Any) -> int | None:
     if isinstance(value, bool) or value is None or value == "":
         return None
     try:
-        return int(Decimal(str(value).strip()))
+        number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         return None
+    return int(number) if number.is_finite() else None
 
 
 def to_text(value: Any) -> str:
