@@ -30,3 +30,10 @@ MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend
 # Tests drive the sync engine explicitly, one cycle at a time.
 ORDERS_AUTOSTART_POLLER = False
 SYNC_RUN_SECONDS = 0
+
+# A file, not a shared in-memory database: the tests that run work in threads
+# (live server, the sync engine) then see WAL and the busy timeout exactly as
+# production does.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405
+    (BASE_DIR / "var").mkdir(exist_ok=True)  # noqa: F405

@@ -8,8 +8,9 @@ first takes a slot, then checks the window; if the window is over the limit it
 gives the slot back and waits for the next slice. Two processes racing for the
 last slot may both back off, never both proceed.
 
-The window counted is one slice longer than `period`, so the budget never
-exceeds the provider's limit in any window of `period` seconds.
+The window counted is one to two slices longer than `period`, so the budget
+never exceeds the provider's limit in any window of `period` seconds, even when
+a request reaches the provider a little after the budget allowed it.
 """
 
 from __future__ import annotations
@@ -161,12 +162,17 @@ class RateBudget:
             return blocked_until - now
         index = int(now // self.slice_length)
         current = self._slice_key(index)
-        taken = self.store.incr(current, ttl=self.period + 2 * self.slice_length)
-        earlier = [self._slice_key(i) for i in range(index - self.slices, index)]
-        if taken + self.store.total(earlier) <= self.limit:
+        taken = self.store.incr(current, ttl=self.period + 3 * self.slice_length)
+        # One guard slice beyond the period absorbs the time between deciding
+        # and the request reaching the provider.
+        earlier = [self._slice_key(i) for i in range(index - self.slices - 1, index)]
+        within = taken + self.store.total(earlier) <= self.limit
+        if within and int(self.clock() // self.slice_length) == index:
             return 0.0
         self.store.decr(current)
-        return max((index + 1) * self.slice_length - now, 0.001)
+        if within:  # the store was slow and the slot aged: take a fresh one
+            return 0.001
+        return max((index + 1) * self.slice_length - self.clock(), 0.001)
 
     def acquire(self, max_wait: float = 10.0) -> None:
         """Wait for a slot; raise RateLimited when none frees up within `max_wait`."""
@@ -192,4 +198,5 @@ class RateBudget:
     def used(self) -> int:
         """Requests counted in the current window (for status pages and tests)."""
         index = int(self.clock() // self.slice_length)
-        return self.store.total([self._slice_key(i) for i in range(index - self.slices, index + 1)])
+        keys = [self._slice_key(i) for i in range(index - self.slices - 1, index + 1)]
+        return self.store.total(keys)
