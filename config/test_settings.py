@@ -35,5 +35,7 @@ SYNC_RUN_SECONDS = 0
 # (live server, the sync engine) then see WAL and the busy timeout exactly as
 # production does.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405
+    # One file per test process, so concurrent runs never share it.
+    _name = f"test-db-{os.getpid()}.sqlite3"
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / _name)}  # noqa: F405
     (BASE_DIR / "var").mkdir(exist_ok=True)  # noqa: F405

@@ -134,6 +134,12 @@ class Order(models.Model):
         return self.state in AWAITING_CODE_STATES
 
     @property
+    def last_message(self):
+        """The newest message, from the prefetched list when there is one."""
+        messages = list(self.messages.all())
+        return messages[-1] if messages else None
+
+    @property
     def supports_resend(self) -> bool:
         from providers.types import Capability
 

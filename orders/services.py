@@ -194,10 +194,9 @@ def _create_placing_row(membership, choice, options, key, note, auto_replace, re
     with transaction.atomic():
         order = Order.objects.create(
             team=membership.team,
-            account=choice.account,
             ordered_by=membership.user,
             idempotency_key=key,
-            options=options.as_json(),
+            options={**options.as_json(), "pool": choice.pool, "product_id": choice.product_id},
             note=note[:500],
             auto_replace=auto_replace,
             replaces=replaces,
@@ -468,7 +467,9 @@ def _client(order: Order):
     return order.account.client()
 
 
-def order_cancel(*, order: Order, actor, when_allowed: bool = False, request=None) -> Order:
+def order_cancel(
+    *, order: Order, actor, when_allowed: bool = False, request=None, now=None
+) -> Order:
     """Cancel an order upstream and book the refund.
 
     Raises CancelLocked when the provider does not allow it yet (with
@@ -483,7 +484,7 @@ def order_cancel(*, order: Order, actor, when_allowed: bool = False, request=Non
             "for its code can be cancelled.",
             next_step="Mark it as done instead." if order.state == State.RECEIVED else "",
         )
-    wait = order.cancel_wait_seconds()
+    wait = order.cancel_wait_seconds(now)
     if wait > 0:
         _lock_wait(order, wait, when_allowed, actor, request)
     try:
@@ -705,6 +706,7 @@ def choice_for(order: Order) -> Choice:
         service_id=order.service_id,
         country_id=order.country_id,
         pool=(order.options or {}).get("pool", ""),
+        product_id=(order.options or {}).get("product_id", ""),
         price=order.cost,
         currency=order.currency,
     )
@@ -782,7 +784,7 @@ def apply_state(order: Order, upstream: OrderState, *, now=None) -> Order:
         _update_fields(current, upstream, now, new_message)
         current.save()
     if upstream.status.is_final:
-        return _apply_final(current, upstream)
+        return _apply_final(current, upstream, now)
     if new_message:
         audit.record(
             team=current.team,
@@ -840,22 +842,22 @@ def _update_fields(order: Order, upstream: OrderState, now, message) -> None:
         order.state = State.RESEND_REQUESTED
 
 
-def _apply_final(order: Order, upstream: OrderState) -> Order:
+def _apply_final(order: Order, upstream: OrderState, now) -> Order:
     state, action = _FINAL_MAP[upstream.status]
     has_code = order.messages.exists()
     if has_code and state in (State.EXPIRED, State.CANCELLED, State.REFUNDED):
         # A used number that times out upstream is done, not refunded.
-        return finish_order(
-            order,
-            State.COMPLETED,
-            actor=None,
-            action="order.completed",
-            upstream_status=upstream.raw_status,
-        )
+        return finish_order(order, State.COMPLETED, actor=None, action="order.completed",
+                            upstream_status=upstream.raw_status)
+    if state == State.REFUNDED and order.expires_at and order.expires_at <= now:
+        # SMSPool reports an order that timed out as "refunded": it expired.
+        state, action = State.EXPIRED, "order.expired"
     refund = None if has_code or state == State.COMPLETED else order.cost
-    return finish_order(
-        order, state, actor=None, action=action, refund=refund, upstream_status=upstream.raw_status
-    )
+    finished = finish_order(order, state, actor=None, action=action, refund=refund,
+                            upstream_status=upstream.raw_status)
+    if state == State.EXPIRED:
+        replace_if_asked(finished)
+    return finished
 
 
 # --- the poller's to-do list ----------------------------------------------------------------
@@ -884,7 +886,7 @@ def process_cancel_requests(account: ProviderAccount, now=None) -> int:
         ):
             continue
         try:
-            order_cancel(order=order, actor=None, when_allowed=True)
+            order_cancel(order=order, actor=None, when_allowed=True, now=now)
             done += 1
         except CancelLocked:
             pass  # still locked: order_cancel set the flag again
@@ -923,8 +925,7 @@ def expire_order(order: Order, *, now=None) -> bool:
         # provider refunds unused numbers itself, so the refund stands.
         log.info("cancel at expiry of %s: %s", order.code, exc.message)
     _book_expiry(order, refund)
-    if order.auto_replace and order.replace_count < settings.ORDERS_AUTO_REPLACE_LIMIT:
-        _auto_replace(order)
+    replace_if_asked(order)
     return True
 
 
@@ -948,6 +949,13 @@ def _book_expiry(order: Order, refund: Decimal | None) -> None:
         target=order,
         payload={"refund": str(booked.amount) if booked else None, "currency": order.currency},
     )
+
+
+def replace_if_asked(order: Order) -> Order | None:
+    """Order the same again for a member who asked for it, up to the limit."""
+    if not order.auto_replace or order.replace_count >= settings.ORDERS_AUTO_REPLACE_LIMIT:
+        return None
+    return _auto_replace(order)
 
 
 def _auto_replace(order: Order) -> Order | None:
