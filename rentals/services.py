@@ -394,7 +394,7 @@ def rental_refund(*, rental: Rental, actor, request=None) -> Rental:
         result = rental.account.client().refund_rental(rental.upstream_id)
     except ProviderError as exc:
         raise _failed(rental, "refund", exc) from exc
-    amount = result.refunded if result.refunded is not None else rental.cost
+    amount = result.refunded if result.refunded is not None else _paid(rental)
     return _finish(
         rental,
         RentalState.REFUNDED,
