@@ -21,8 +21,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+from django.conf import settings
 
-from providers.errors import ProviderError, RateLimited, UpstreamUnavailable
+from providers.errors import InvalidRequest, ProviderError, RateLimited, UpstreamUnavailable
 from providers.ratelimit import RateBudget
 
 log = logging.getLogger("providers.http")
@@ -32,6 +33,7 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = (5.0, 20.0)  # connect, read
 USER_AGENT = "smsdesk/0.1 (+https://github.com/smsdesk)"
 REDACTED = "[redacted]"
+SANDBOX_HEADER = "X-Smsdesk-Sandbox"
 
 _local = threading.local()
 
@@ -129,6 +131,7 @@ class Transport:
         self.max_attempts = max_attempts
         self.max_wait = max_wait
         self.sleep = sleep
+        self.sandbox_seen = False  # a response came from the built-in sandbox
 
     def call(self, call: Call, parse: Callable[[Response], T]) -> T:
         """Send `call` and return `parse(response)`, retrying what is safe.
@@ -192,6 +195,11 @@ class Transport:
         return self._check_status(response, parse)
 
     def _check_status(self, response: Response, parse: Callable[[Response], T]) -> T:
+        if response.headers.get(SANDBOX_HEADER):
+            self.sandbox_seen = True
+            if not settings.SANDBOX_ENABLED:
+                # Production never trades with the built-in sandbox by accident.
+                raise InvalidRequest("The sandbox provider is disabled on this installation.")
         if response.status == 429:
             retry_after = response.retry_after()
             if self.budget is not None:

@@ -186,6 +186,9 @@ def provider_account_test(*, account: ProviderAccount, actor, request=None) -> C
         )
     else:
         report = check_client(client)
+        if client.transport.sandbox_seen and not account.is_sandbox:
+            ProviderAccount.objects.filter(pk=account.pk).update(is_sandbox=True)
+            account.is_sandbox = True
     if report.ok:
         account.record_ok(balance=report.balance, currency=report.currency)
     else:

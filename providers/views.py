@@ -59,6 +59,8 @@ def provider_add(request, code):
         )
         report = services.provider_account_test(account=account, actor=request.user)
         _report_message(request, account, report)
+        if report.ok:
+            async_task("providers.tasks.sync_catalog", account.pk, group="catalog")
         return _settings(account)
     return render(request, "providers/account_form.html", {"team": membership.team, "form": form})
 
