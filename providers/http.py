@@ -13,6 +13,7 @@ import email.utils
 import json as jsonlib
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,23 @@ REDACTED = "[redacted]"
 SANDBOX_HEADER = "X-Smsdesk-Sandbox"
 
 _local = threading.local()
+
+# Keys some protocols carry in the query string (SMS-Activate's api_key).
+_QUERY_SECRET = re.compile(r"(?i)\b(api_key|apikey|key|token)=[^&\s\"']+")
+
+
+class RedactQuerySecrets(logging.Filter):
+    """Masks `api_key=...` and friends in log records (urllib3 logs request lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = _QUERY_SECRET.sub(r"\1=" + REDACTED, message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(RedactQuerySecrets())
 
 
 def session_for() -> requests.Session:
@@ -229,8 +247,15 @@ class Transport:
         return UpstreamUnavailable(f"The request to the provider failed ({type(exc).__name__}).")
 
     def _scrub(self, exc: ProviderError) -> None:
+        """Remove the key from everything an error carries to callers and logs."""
         exc.message = redact(exc.message, self.secrets)
         exc.args = (exc.message,)
+        exc.provider_code = redact(exc.provider_code, self.secrets)
+        exc.field_errors = {
+            redact(str(k), self.secrets): redact(str(v), self.secrets)
+            for k, v in exc.field_errors.items()
+        }
+        exc.details = {k: redact(str(v), self.secrets) for k, v in exc.details.items()}
 
     def _log(self, call: Call, path: str, outcome, started: float, attempt: int) -> None:
         elapsed_ms = (time.monotonic() - started) * 1000
