@@ -847,14 +847,20 @@ def _apply_final(order: Order, upstream: OrderState, now) -> Order:
     has_code = order.messages.exists()
     if has_code and state in (State.EXPIRED, State.CANCELLED, State.REFUNDED):
         # A used number that times out upstream is done, not refunded.
-        return finish_order(order, State.COMPLETED, actor=None, action="order.completed",
-                            upstream_status=upstream.raw_status)
+        return finish_order(
+            order,
+            State.COMPLETED,
+            actor=None,
+            action="order.completed",
+            upstream_status=upstream.raw_status,
+        )
     if state == State.REFUNDED and order.expires_at and order.expires_at <= now:
         # SMSPool reports an order that timed out as "refunded": it expired.
         state, action = State.EXPIRED, "order.expired"
     refund = None if has_code or state == State.COMPLETED else order.cost
-    finished = finish_order(order, state, actor=None, action=action, refund=refund,
-                            upstream_status=upstream.raw_status)
+    finished = finish_order(
+        order, state, actor=None, action=action, refund=refund, upstream_status=upstream.raw_status
+    )
     if state == State.EXPIRED:
         replace_if_asked(finished)
     return finished

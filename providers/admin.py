@@ -23,7 +23,16 @@ class ProviderAccountAdminForm(forms.ModelForm):
 
     class Meta:
         model = ProviderAccount
-        fields = "__all__"
+        fields = [
+            "team",
+            "kind",
+            "label",
+            "base_url",
+            "currency",
+            "enabled",
+            "rate_limit_requests",
+            "rate_limit_period",
+        ]
 
     def clean(self):
         data = super().clean()

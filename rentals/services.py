@@ -405,6 +405,14 @@ def rental_refund(*, rental: Rental, actor, request=None) -> Rental:
     )
 
 
+def _paid(rental: Rental) -> Decimal:
+    """Everything booked as charges for this rental (the rent plus extensions)."""
+    from django.db.models import Sum
+
+    charges = rental.ledger.filter(amount__gt=0).aggregate(total=Sum("amount"))["total"]
+    return charges or Decimal(0)
+
+
 def _finish(
     rental: Rental, state: RentalState, *, actor, action: str, refund=None, request=None
 ) -> Rental:

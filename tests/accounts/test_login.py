@@ -31,8 +31,11 @@ class LoginTestCase(BaseTestCase):
         self.login(self.bob)
         r = self.client.post(
             reverse("password_change"),
-            {"old_password": PASSWORD, "new_password1": "a much better secret 42",
-             "new_password2": "a much better secret 42"},
+            {
+                "old_password": PASSWORD,
+                "new_password1": "a much better secret 42",
+                "new_password2": "a much better secret 42",
+            },
         )
         self.assertRedirects(r, reverse("password_change_done"))
         self.bob.refresh_from_db()

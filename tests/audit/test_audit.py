@@ -10,8 +10,9 @@ from tests.base import BaseTestCase
 
 class RecordTestCase(BaseTestCase):
     def test_it_records_a_user_action(self):
-        event = audit.record(team=self.team, actor=self.alice, action="x.y", target=self.member,
-                             payload={"a": 1})
+        event = audit.record(
+            team=self.team, actor=self.alice, action="x.y", target=self.member, payload={"a": 1}
+        )
         self.assertEqual(event.actor_name, "alice")
         self.assertEqual(event.target_type, "membership")
         self.assertEqual(event.target_code, str(self.member.code))
@@ -28,10 +29,13 @@ class RecordTestCase(BaseTestCase):
         self.assertEqual(event.ip_address, "203.0.113.9")
 
     def test_it_ignores_forwarded_for_unless_trusted(self):
-        request = RequestFactory().post("/", REMOTE_ADDR="10.0.0.1",
-                                        HTTP_X_FORWARDED_FOR="198.51.100.7")
-        self.assertEqual(audit.record(team=self.team, actor=None, action="x",
-                                      request=request).ip_address, "10.0.0.1")
+        request = RequestFactory().post(
+            "/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7"
+        )
+        self.assertEqual(
+            audit.record(team=self.team, actor=None, action="x", request=request).ip_address,
+            "10.0.0.1",
+        )
         with self.settings(TRUST_X_FORWARDED_FOR=True):
             event = audit.record(team=self.team, actor=None, action="x", request=request)
         self.assertEqual(event.ip_address, "198.51.100.7")

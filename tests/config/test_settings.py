@@ -13,19 +13,33 @@ PRINT = (
     "'db': settings.DATABASES['default'].get('NAME'), "
     "'options': settings.DATABASES['default'].get('OPTIONS', {}), "
     "'cache': settings.CACHES['default']['BACKEND'], "
-    "'q': {k: v for k, v in settings.Q_CLUSTER.items() if k in ('orm', 'redis', 'timeout', 'retry')}, "
+    "'q': {k: v for k, v in settings.Q_CLUSTER.items() "
+    "if k in ('orm', 'redis', 'timeout', 'retry')}, "
     "'debug': settings.DEBUG}))"
 )
 
 
 def run(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in {
-        "SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "FIELD_ENCRYPTION_KEYS",
-    }}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "SECRET_KEY",
+            "DEBUG",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "FIELD_ENCRYPTION_KEYS",
+        }
+    }
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "SMSDESK_ENV_FILE": ""})
     env.update(env_overrides)
     return subprocess.run(
-        [sys.executable, "-c", PRINT], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-c", PRINT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
 

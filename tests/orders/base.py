@@ -46,8 +46,12 @@ class SandboxTestCase(BaseTestCase):
 
     def order_form(self, service="WhatsApp", country="United States", **extra):
         data = {
-            "service": service, "country": country, "offer": "auto:cheapest",
-            "idempotency_key": uuid.uuid4().hex, "quantity": 1, "activation_type": "SMS",
+            "service": service,
+            "country": country,
+            "offer": "auto:cheapest",
+            "idempotency_key": uuid.uuid4().hex,
+            "quantity": 1,
+            "activation_type": "SMS",
             "failover": "",
         }
         data.update(extra)
@@ -55,15 +59,19 @@ class SandboxTestCase(BaseTestCase):
 
     def place(self, user=None, **form):
         self.client.force_login(user or self.bob)
-        return self.client.post(reverse("order_new", args=[self.team.code]),
-                                self.order_form(**form))
+        return self.client.post(
+            reverse("order_new", args=[self.team.code]), self.order_form(**form)
+        )
 
     def offer_key(self, account, service="WhatsApp", country="United States") -> str:
         from orders import quotes
         from providers.models import Country, Service
 
-        svc = Service.objects.get(name=service) if service != "WhatsApp" else Service.objects.get(
-            slug="whatsapp")
+        svc = (
+            Service.objects.get(name=service)
+            if service != "WhatsApp"
+            else Service.objects.get(slug="whatsapp")
+        )
         ctry = Country.objects.get(name=country)
         offers = [o for o in quotes.offers_for(self.team, svc, ctry) if o.account == account]
         return offers[0].key

@@ -19,19 +19,30 @@ from tests.base import BaseTestCase
 
 def make_order(team, account, user, n: int, state=State.WAITING, **fields) -> Order:
     values = {
-        "team": team, "account": account, "ordered_by": user, "idempotency_key": f"k{n}",
-        "service_upstream_id": "1", "country_upstream_id": "1", "service_name": "WhatsApp",
-        "country_name": "United States", "state": state, "upstream_id": f"U{n}",
-        "phone_number": f"1555000{n:04d}", "dial_code": "1", "cost": Decimal("0.50"),
-        "currency": "USD", "expires_at": timezone.now() + timedelta(minutes=20),
+        "team": team,
+        "account": account,
+        "ordered_by": user,
+        "idempotency_key": f"k{n}",
+        "service_upstream_id": "1",
+        "country_upstream_id": "1",
+        "service_name": "WhatsApp",
+        "country_name": "United States",
+        "state": state,
+        "upstream_id": f"U{n}",
+        "phone_number": f"1555000{n:04d}",
+        "dial_code": "1",
+        "cost": Decimal("0.50"),
+        "currency": "USD",
+        "expires_at": timezone.now() + timedelta(minutes=20),
     }
     return Order.objects.create(**{**values, **fields})
 
 
 class BoardTestCase(BaseTestCase):
     def setUp(self):
-        self.account = ProviderAccount(team=self.team, kind="smspool", label="Pool",
-                                       base_url="https://api.smspool.net")
+        self.account = ProviderAccount(
+            team=self.team, kind="smspool", label="Pool", base_url="https://api.smspool.net"
+        )
         self.account.set_api_key("key-1234")
         self.account.save()
 
@@ -42,8 +53,13 @@ class BoardTestCase(BaseTestCase):
         for total in (5, 50):
             while Order.objects.count() < total:
                 order = make_order(self.team, self.account, self.bob, Order.objects.count())
-                OrderMessage.objects.create(order=order, upstream_order_id=order.upstream_id,
-                                            code="123456", text="code 123456", fingerprint="f")
+                OrderMessage.objects.create(
+                    order=order,
+                    upstream_order_id=order.upstream_id,
+                    code="123456",
+                    text="code 123456",
+                    fingerprint="f",
+                )
             self.client.get(url)  # warm the session and caches
             with CaptureQueriesContext(connection) as queries:
                 r = self.client.get(url)
@@ -63,8 +79,9 @@ class BoardTestCase(BaseTestCase):
 
     def test_it_shows_only_active_orders_of_the_team(self):
         make_order(self.team, self.account, self.bob, 1, phone_number="15550001111")
-        make_order(self.team, self.account, self.bob, 2, state=State.CANCELLED,
-                   phone_number="15550002222")
+        make_order(
+            self.team, self.account, self.bob, 2, state=State.CANCELLED, phone_number="15550002222"
+        )
         self.client.force_login(self.vic)
         r = self.client.get(reverse("board", args=[self.team.code]))
         self.assertContains(r, "+15550001111")
@@ -74,16 +91,18 @@ class BoardTestCase(BaseTestCase):
 
 class HistoryTestCase(BaseTestCase):
     def setUp(self):
-        self.account = ProviderAccount(team=self.team, kind="smspool", label="Pool",
-                                       base_url="https://api.smspool.net")
+        self.account = ProviderAccount(
+            team=self.team, kind="smspool", label="Pool", base_url="https://api.smspool.net"
+        )
         self.account.set_api_key("key-1234")
         self.account.save()
         self.url = reverse("order_history", args=[self.team.code])
 
     def test_it_filters_and_searches(self):
         make_order(self.team, self.account, self.bob, 1, phone_number="15550001111")
-        make_order(self.team, self.account, self.mia, 2, phone_number="15550002222",
-                   state=State.EXPIRED)
+        make_order(
+            self.team, self.account, self.mia, 2, phone_number="15550002222", state=State.EXPIRED
+        )
         self.client.force_login(self.vic)
         r = self.client.get(self.url, {"member": self.mia.pk})
         self.assertContains(r, "+15550002222")

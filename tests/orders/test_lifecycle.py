@@ -74,8 +74,9 @@ class IdempotencyTestCase(SandboxTestCase):
         self.client.post(url, form)
         self.client.post(url, form)
         self.assertEqual(Order.objects.count(), 1)
-        upstream_orders = [o for o in self.sandbox.state.orders.values()
-                           if o.api_key == account.api_key]
+        upstream_orders = [
+            o for o in self.sandbox.state.orders.values() if o.api_key == account.api_key
+        ]
         self.assertEqual(len(upstream_orders), 1)
         self.assertEqual(LedgerEntry.objects.count(), 1)
 
@@ -225,15 +226,16 @@ class InsufficientBalanceTestCase(SandboxTestCase):
 class CrashRecoveryTestCase(SandboxTestCase):
     def test_a_crash_after_purchase_is_reconciled_within_one_cycle(self):
         account = self.account("smspool")
-        with mock.patch.object(services, "record_purchases", side_effect=SystemExit("crash")):
-            with self.assertRaises(SystemExit):
-                self.place()
+        crash = mock.patch.object(services, "record_purchases", side_effect=SystemExit("crash"))
+        with crash, self.assertRaises(SystemExit):
+            self.place()
         order = Order.objects.get()
         self.assertEqual(order.state, State.PLACING)
         self.assertEqual(order.upstream_id, "")
         # The purchase is no longer in flight by the time the poller looks.
-        Order.objects.filter(pk=order.pk).update(created=order.created - services.timedelta(
-            seconds=60))
+        Order.objects.filter(pk=order.pk).update(
+            created=order.created - services.timedelta(seconds=60)
+        )
         self.cycle(account)
         order.refresh_from_db()
         self.assertEqual(order.state, State.WAITING)
@@ -249,8 +251,11 @@ class CrashRecoveryTestCase(SandboxTestCase):
         from providers.types import PurchaseRequest
 
         order = Order.objects.get()
-        stray = client.purchase(PurchaseRequest(
-            service_id=order.service_upstream_id, country_id=order.country_upstream_id))[0]
+        stray = client.purchase(
+            PurchaseRequest(
+                service_id=order.service_upstream_id, country_id=order.country_upstream_id
+            )
+        )[0]
         self.cycle(account)
         orphan = Order.objects.get(upstream_id=stray.order_id)
         self.assertTrue(orphan.is_orphan)
@@ -280,15 +285,21 @@ class AccessTestCase(SandboxTestCase):
     def test_outsiders_get_404_everywhere(self):
         self.client.force_login(self.charlie)
         for name in ("order_detail", "order_row"):
-            self.assertEqual(self.client.get(reverse(name, args=[self.order.code])).status_code,
-                             404)
-        for name in ("order_cancel", "order_resend", "order_complete", "order_replace",
-                     "order_note"):
-            self.assertEqual(self.client.post(reverse(name, args=[self.order.code])).status_code,
-                             404)
+            self.assertEqual(
+                self.client.get(reverse(name, args=[self.order.code])).status_code, 404
+            )
+        for name in (
+            "order_cancel",
+            "order_resend",
+            "order_complete",
+            "order_replace",
+            "order_note",
+        ):
+            self.assertEqual(
+                self.client.post(reverse(name, args=[self.order.code])).status_code, 404
+            )
         for name in ("board", "board_fragment", "order_new", "order_offers", "order_history"):
-            self.assertEqual(self.client.get(reverse(name, args=[self.team.code])).status_code,
-                             404)
+            self.assertEqual(self.client.get(reverse(name, args=[self.team.code])).status_code, 404)
 
     def test_any_member_acts_on_the_teams_orders(self):
         self.client.force_login(self.mia)
@@ -298,10 +309,16 @@ class AccessTestCase(SandboxTestCase):
 
     def test_actions_reject_get(self):
         self.client.force_login(self.bob)
-        for name in ("order_cancel", "order_resend", "order_complete", "order_replace",
-                     "order_note"):
-            self.assertEqual(self.client.get(reverse(name, args=[self.order.code])).status_code,
-                             405)
+        for name in (
+            "order_cancel",
+            "order_resend",
+            "order_complete",
+            "order_replace",
+            "order_note",
+        ):
+            self.assertEqual(
+                self.client.get(reverse(name, args=[self.order.code])).status_code, 405
+            )
 
     def test_pages_require_login(self):
         self.client.logout()

@@ -16,9 +16,14 @@ SECRET = "sbx_secret_key_9f8e7d6c5b4a"
 class ProviderAccountViewsTestCase(SandboxTestCase):
     def add(self, user=None, **fields):
         self.client.force_login(user or self.mia)
-        data = {"kind": "smspool", "label": "Main pool",
-                "base_url": self.sandbox.base_url + "/smspool", "api_key": SECRET,
-                "currency": "", "enabled": "on"}
+        data = {
+            "kind": "smspool",
+            "label": "Main pool",
+            "base_url": self.sandbox.base_url + "/smspool",
+            "api_key": SECRET,
+            "currency": "",
+            "enabled": "on",
+        }
         data.update(fields)
         return self.client.post(reverse("provider_add", args=[self.team.code]), data, follow=True)
 
@@ -47,9 +52,11 @@ class ProviderAccountViewsTestCase(SandboxTestCase):
     def test_the_key_is_never_rendered_again(self):
         self.add()
         account = ProviderAccount.objects.get()
-        for url in (reverse("team_settings", args=[self.team.code]),
-                    reverse("provider_edit", args=[account.code]),
-                    reverse("dashboard", args=[self.team.code])):
+        for url in (
+            reverse("team_settings", args=[self.team.code]),
+            reverse("provider_edit", args=[account.code]),
+            reverse("dashboard", args=[self.team.code]),
+        ):
             r = self.client.get(url)
             self.assertEqual(r.status_code, 200)
             self.assertNotContains(r, SECRET)
@@ -57,9 +64,17 @@ class ProviderAccountViewsTestCase(SandboxTestCase):
     def test_editing_without_a_key_keeps_the_key(self):
         self.add()
         account = ProviderAccount.objects.get()
-        r = self.client.post(reverse("provider_edit", args=[account.code]), {
-            "kind": "smspool", "label": "Renamed", "base_url": account.base_url, "api_key": "",
-            "currency": "USD", "enabled": "on"})
+        r = self.client.post(
+            reverse("provider_edit", args=[account.code]),
+            {
+                "kind": "smspool",
+                "label": "Renamed",
+                "base_url": account.base_url,
+                "api_key": "",
+                "currency": "USD",
+                "enabled": "on",
+            },
+        )
         self.assertEqual(r.status_code, 302)
         account.refresh_from_db()
         self.assertEqual(account.label, "Renamed")
@@ -98,13 +113,16 @@ class ProviderAccountViewsTestCase(SandboxTestCase):
         account = ProviderAccount.objects.get()
         for user in (self.bob, self.vic):
             self.client.force_login(user)
-            self.assertEqual(self.client.get(
-                reverse("provider_add", args=[self.team.code])).status_code, 403)
+            self.assertEqual(
+                self.client.get(reverse("provider_add", args=[self.team.code])).status_code, 403
+            )
             for name in ("provider_test", "provider_sync", "provider_toggle"):
-                self.assertEqual(self.client.post(reverse(name, args=[account.code])).status_code,
-                                 403)
-            self.assertEqual(self.client.get(
-                reverse("provider_edit", args=[account.code])).status_code, 403)
+                self.assertEqual(
+                    self.client.post(reverse(name, args=[account.code])).status_code, 403
+                )
+            self.assertEqual(
+                self.client.get(reverse("provider_edit", args=[account.code])).status_code, 403
+            )
 
     def test_outsiders_get_404(self):
         self.add()
@@ -112,8 +130,9 @@ class ProviderAccountViewsTestCase(SandboxTestCase):
         self.client.force_login(self.charlie)
         for name in ("provider_test", "provider_sync", "provider_toggle"):
             self.assertEqual(self.client.post(reverse(name, args=[account.code])).status_code, 404)
-        self.assertEqual(self.client.get(
-            reverse("provider_add", args=[self.team.code])).status_code, 404)
+        self.assertEqual(
+            self.client.get(reverse("provider_add", args=[self.team.code])).status_code, 404
+        )
 
     def test_posts_only(self):
         self.add()

@@ -13,8 +13,9 @@ NEW = Fernet.generate_key().decode()
 
 
 def _account(team, key="sk_live_abcdef123456"):
-    account = ProviderAccount(team=team, kind="smspool", label="Main",
-                              base_url="https://api.smspool.net")
+    account = ProviderAccount(
+        team=team, kind="smspool", label="Main", base_url="https://api.smspool.net"
+    )
     account.set_api_key(key)
     account.save()
     return account

@@ -31,8 +31,9 @@ class FakeClock:
 
 def test_it_allows_up_to_the_limit_then_waits():
     clock = FakeClock()
-    budget = RateBudget(f"t-{uuid.uuid4()}", 5, 1.0, store=CacheStore(), clock=clock,
-                        sleep=clock.sleep)
+    budget = RateBudget(
+        f"t-{uuid.uuid4()}", 5, 1.0, store=CacheStore(), clock=clock, sleep=clock.sleep
+    )
     for _ in range(5):
         assert budget.try_acquire() == 0
     assert budget.try_acquire() > 0
@@ -40,8 +41,9 @@ def test_it_allows_up_to_the_limit_then_waits():
 
 def test_it_waits_for_the_window_to_move():
     clock = FakeClock()
-    budget = RateBudget(f"t-{uuid.uuid4()}", 3, 1.0, store=CacheStore(), clock=clock,
-                        sleep=clock.sleep)
+    budget = RateBudget(
+        f"t-{uuid.uuid4()}", 3, 1.0, store=CacheStore(), clock=clock, sleep=clock.sleep
+    )
     stamps = []
     for _ in range(9):
         budget.acquire(max_wait=10)
@@ -53,8 +55,9 @@ def test_it_waits_for_the_window_to_move():
 
 def test_it_raises_rate_limited_when_the_wait_is_too_long():
     clock = FakeClock()
-    budget = RateBudget(f"t-{uuid.uuid4()}", 1, 60.0, store=CacheStore(), clock=clock,
-                        sleep=clock.sleep)
+    budget = RateBudget(
+        f"t-{uuid.uuid4()}", 1, 60.0, store=CacheStore(), clock=clock, sleep=clock.sleep
+    )
     budget.acquire()
     with pytest.raises(RateLimited) as info:
         budget.acquire(max_wait=1)
@@ -137,8 +140,13 @@ def test_it_holds_across_two_processes_sharing_redis():
     name, limit, period, duration = f"proc-{uuid.uuid4()}", 10, 1.0, 3.0
     env = {**os.environ, "REDIS_URL": url, "SMSDESK_ENV_FILE": ""}
     procs = [
-        subprocess.Popen([sys.executable, "-c", COUNTER, name, str(limit), str(period),
-                          str(duration)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", COUNTER, name, str(limit), str(period), str(duration)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     stamps = sorted(s for p in procs for s in json.loads(p.communicate(timeout=60)[0]))

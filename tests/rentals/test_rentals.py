@@ -22,16 +22,24 @@ class RentalTestCase(SandboxTestCase):
     def rent(self, offer: RentalOffer, duration: int | None = None, user=None, **extra):
         self.client.force_login(user or self.bob)
         duration = duration or offer.durations()[0][0]
-        data = {"offer": offer.pk, "duration": duration, "idempotency_key": "k-" + str(offer.pk),
-                "label": "QA line", "note": "", "service": "", **extra}
+        data = {
+            "offer": offer.pk,
+            "duration": duration,
+            "idempotency_key": "k-" + str(offer.pk),
+            "label": "QA line",
+            "note": "",
+            "service": "",
+            **extra,
+        }
         url = reverse("rental_new", args=[self.team.code])
         review = self.client.post(url, data)
         self.assertContains(review, "Confirm the rental")
         return self.client.post(url, {**data, "confirm": "1"})
 
     def upstream_rental(self, rental: Rental):
-        return self.sandbox.state.rental(rental.account.kind, rental.account.api_key,
-                                         rental.upstream_id)
+        return self.sandbox.state.rental(
+            rental.account.kind, rental.account.api_key, rental.upstream_id
+        )
 
     def message(self, rental: Rental, text: str = "Your Discord code is 553311"):
         with self.sandbox.state.lock:
@@ -95,7 +103,8 @@ class SmsPoolRentalTestCase(RentalTestCase):
         self.rent(offer)
         rental = Rental.objects.get()
         Rental.objects.filter(pk=rental.pk).update(
-            started_at=timezone.now() - timedelta(hours=offer.refund_within_hours + 1))
+            started_at=timezone.now() - timedelta(hours=offer.refund_within_hours + 1)
+        )
         rental.refresh_from_db()
         allowed, reason = services.refund_status(rental)
         self.assertFalse(allowed)
@@ -185,7 +194,7 @@ class SmsActivateRentalTestCase(RentalTestCase):
         self.message(rental, "Telegram code 44556")
         rental = self.refresh(rental)
         self.assertEqual(rental.message_count, 1)
-        allowed, reason = services.refund_status(rental)
+        allowed, _reason = services.refund_status(rental)
         self.assertFalse(allowed)
         before = rental.expires_at
         self.client.post(reverse("rental_extend", args=[rental.code]), {"duration": 4})
@@ -203,9 +212,16 @@ class RentalAccessTestCase(RentalTestCase):
     def test_viewers_read_but_cannot_act(self):
         self.client.force_login(self.vic)
         self.assertEqual(
-            self.client.get(reverse("rental_detail", args=[self.rental.code])).status_code, 200)
-        for name in ("rental_extend", "rental_refund", "rental_wake", "rental_auto_extend",
-                     "rental_details", "rental_refresh"):
+            self.client.get(reverse("rental_detail", args=[self.rental.code])).status_code, 200
+        )
+        for name in (
+            "rental_extend",
+            "rental_refund",
+            "rental_wake",
+            "rental_auto_extend",
+            "rental_details",
+            "rental_refresh",
+        ):
             r = self.client.post(reverse(name, args=[self.rental.code]))
             self.assertEqual(r.status_code, 403, name)
         r = self.client.post(reverse("rental_new", args=[self.team.code]), {})
@@ -214,19 +230,21 @@ class RentalAccessTestCase(RentalTestCase):
     def test_outsiders_get_404(self):
         self.client.force_login(self.charlie)
         for name in ("rental_detail", "rental_inbox"):
-            self.assertEqual(self.client.get(reverse(name, args=[self.rental.code])).status_code,
-                             404)
+            self.assertEqual(
+                self.client.get(reverse(name, args=[self.rental.code])).status_code, 404
+            )
         for name in ("rental_extend", "rental_refund", "rental_wake"):
-            self.assertEqual(self.client.post(reverse(name, args=[self.rental.code])).status_code,
-                             404)
+            self.assertEqual(
+                self.client.post(reverse(name, args=[self.rental.code])).status_code, 404
+            )
         for name in ("rentals", "rental_new"):
-            self.assertEqual(self.client.get(reverse(name, args=[self.team.code])).status_code,
-                             404)
+            self.assertEqual(self.client.get(reverse(name, args=[self.team.code])).status_code, 404)
 
     def test_actions_reject_get(self):
         for name in ("rental_extend", "rental_refund", "rental_wake", "rental_auto_extend"):
-            self.assertEqual(self.client.get(reverse(name, args=[self.rental.code])).status_code,
-                             405)
+            self.assertEqual(
+                self.client.get(reverse(name, args=[self.rental.code])).status_code, 405
+            )
 
     def test_renting_twice_with_one_key_rents_once(self):
         self.rent(self.offer(self.smspool))

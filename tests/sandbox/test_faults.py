@@ -1,0 +1,103 @@
+"""Failure injection: each mode, the queue, random rates, and SMSPool's 429."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+
+def test_it_fails_the_next_request_with_http_500(api, key):
+    api.fail_next("smspool", "http_500")
+    response = api.smspool("/request/balance", key)
+    assert response.status_code == 500 and response.headers["X-Smsdesk-Sandbox"] == "1"
+    assert api.smspool("/request/balance", key).status_code == 200  # only the next one
+
+
+def test_it_answers_500_with_the_smscode_envelope(api, key):
+    api.fail_next("smscode", "http_500")
+    response = api.smscode("GET", "/v1/balance", key)
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "INTERNAL_ERROR"
+
+
+@pytest.mark.parametrize(("mode", "status"), [("html_200", 200), ("html_503", 503)])
+def test_it_serves_an_html_error_page(api, key, mode, status):
+    api.fail_next("numpool", mode)
+    response = api.numpool("GET", "/balance", key)
+    assert response.status_code == status
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert response.text.lstrip().startswith("<!DOCTYPE html>")
+
+
+def test_it_picks_200_or_503_for_plain_html(api, key):
+    api.fail_next("smsactivate", "html", count=4)
+    statuses = {api.sa(key, "getBalance").status_code for _ in range(4)}
+    assert statuses <= {200, 503}
+
+
+def test_it_truncates_json(api, key):
+    api.fail_next("smspool", "malformed")
+    response = api.smspool("/request/active", key)
+    assert response.status_code == 200
+    with pytest.raises(ValueError):
+        response.json()
+
+
+def test_it_drops_the_connection(api, key):
+    api.fail_next("smscode", "drop")
+    with pytest.raises(requests.ConnectionError):
+        api.smscode("GET", "/v1/balance", key)
+    assert api.smscode("GET", "/v1/balance", key).status_code == 200
+
+
+def test_it_times_out_after_doing_the_work(api, key, server):
+    server.state.config.failure_timeout_seconds = 1.0
+    api.fail_next("numpool", "timeout")
+    with pytest.raises(requests.Timeout):
+        api.http.post(
+            f"{api.base}/numpool/api/v1/buy",
+            json={"service": "wa", "country": 187},
+            headers={"X-API-Key": key},
+            timeout=0.2,
+        )
+    orders = api.control("GET", f"/orders?protocol=numpool&api_key={key}").json()
+    assert len(orders) == 1  # the upstream sold the number; only the answer was lost
+
+
+def test_it_applies_random_failure_rates(api, key, server):
+    server.state.config.update({"failures": {"numpool": {"http_500": 1.0}}})
+    assert api.numpool("GET", "/balance", key).status_code == 500
+    server.state.config.update({"failures": {"numpool": {"http_500": 0.0}}})
+    assert api.numpool("GET", "/balance", key).status_code == 200
+    assert api.control("GET", "/fail").json()["injected"]["numpool"] == {"http_500": 1}
+
+
+def test_it_leaves_control_alone(api):
+    api.fail_next("smspool", "http_500", count=5)
+    assert api.control("GET", "/health").status_code == 200
+    queued = api.control("GET", "/fail").json()["queued"]
+    assert queued == {"smspool": ["http_500"] * 5}
+    api.fail_next("smspool", "http_500", count=0)
+    assert api.control("GET", "/fail").json()["queued"] == {}
+
+
+def test_it_refuses_unknown_modes(api):
+    response = api.control("POST", "/fail", {"protocol": "smspool", "mode": "fire", "count": 1})
+    assert response.status_code == 400
+
+
+def test_it_limits_smspool_to_32_a_second_without_retry_after(api, key, server):
+    server.limiter.clock = lambda: 500.0  # all in the same instant
+    statuses = [api.smspool("/request/balance", key) for _ in range(33)]
+    assert [r.status_code for r in statuses[:32]] == [200] * 32
+    limited = statuses[32]
+    assert limited.status_code == 429 and "Retry-After" not in limited.headers
+    assert limited.json() == {"success": 0, "message": "Too many requests"}
+    server.limiter.clock = lambda: 501.01  # the window slid past the first requests
+    assert api.smspool("/request/balance", key).status_code == 200
+
+
+def test_it_switches_rate_limits_off(api, key, server):
+    server.state.config.update({"rate_limits_enabled": False})
+    server.limiter.clock = lambda: 500.0
+    assert all(api.smspool("/request/balance", key).status_code == 200 for _ in range(40))
