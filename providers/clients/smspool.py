@@ -88,13 +88,13 @@ except ZoneInfoNotFoundError:  # pragma: no cover - a system without tz data
 
 SERVER_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%d %B %Y %H:%M:%S", "%d %b %Y %H:%M:%S")
 
-# smspool-api-endpoints.txt: "0 = highest success rate, 1 = cheapest option".
-# The Postman collection says the opposite ("0 cheapest, 1 highest success
-# rate"). We follow the endpoint page; if live orders prove the collection
-# right, swap the two values here and nowhere else.
+# The Postman collection (the newer official source, and the public SDK that
+# mirrors it) says "0 cheapest / 1 best rate"; the older endpoint page says the
+# opposite. We follow the collection, as the sandbox does; if live orders prove
+# the page right, swap the two values here and nowhere else.
 PRICING_OPTIONS: dict[PricingOption, str] = {
-    PricingOption.BEST_SUCCESS: "0",
-    PricingOption.CHEAPEST: "1",
+    PricingOption.CHEAPEST: "0",
+    PricingOption.BEST_SUCCESS: "1",
 }
 
 # /sms/check reports a number (the status-code table), /request/active and
@@ -820,7 +820,22 @@ class SmsPoolClient(ProviderClient):
         return self._post("/rental/info", {"rental_code": rental_id}, parse=parse)
 
     def get_rental(self, rental_id: str) -> RentalState:
-        """The rental's line state (`/rental/retrieve_status`, which also wakes it)."""
+        """Expiry and auto-extend from `/rental/info`, which, unlike the status
+        call, does not wake the line; `available` stays unknown (None)."""
+        info = self.rental_info(rental_id)
+        status = "refunded" if info.refunded else rental_status(info.expires_at)
+        return RentalState(
+            rental_id=rental_id,
+            phone_number=info.phone_number,
+            expires_at=info.expires_at,
+            auto_extend=info.auto_extend,
+            status=status,
+            cost=info.price,
+            currency=info.currency,
+        )
+
+    def rental_status(self, rental_id: str) -> RentalState:
+        """The line state from `/rental/retrieve_status`; calling it wakes the line."""
 
         def parse(body: Any) -> RentalState:
             expect(isinstance(body, dict), "rental status")
@@ -839,9 +854,17 @@ class SmsPoolClient(ProviderClient):
 
         return self._post("/rental/retrieve_status", {"rental_code": rental_id}, parse=parse)
 
-    def wake_rental(self, rental_id: str) -> RentalState:
-        """Wake the line before a code is sent; `available` says whether it can receive."""
-        return self.get_rental(rental_id)
+    def wake_rental(self, rental_id: str, *, attempts: int = 3, pause: float = 1.0) -> RentalState:
+        """Wake the line before a code is sent ("available must be 1 before you send a
+        code"): the status call wakes it, and may answer 0 until it is up, so ask
+        again a few times. Returns the last state; `available` says if it is ready."""
+        state = self.rental_status(rental_id)
+        for _ in range(attempts - 1):
+            if state.available:
+                break
+            self.transport.sleep(pause)
+            state = self.rental_status(rental_id)
+        return state
 
     def list_rentals(self) -> list[RentalState]:
         """Every active rental (`/rental/retrieve`)."""
@@ -918,9 +941,8 @@ class SmsPoolClient(ProviderClient):
         )
 
     def _auto_extend_state(self, rental_id: str) -> bool:
-        current = self.get_rental(rental_id).auto_extend
-        if current is None:  # older status answers lack it; /rental/info has it
-            current = self.rental_info(rental_id).auto_extend
+        # /rental/info, not the status call: reading the setting must not wake the line.
+        current = self.rental_info(rental_id).auto_extend
         if current is None:
             raise UpstreamUnavailable("The provider did not say whether auto-extend is on.")
         return current

@@ -211,7 +211,7 @@ CALLS: dict[str, Callable[[SmsPoolClient], Any]] = {
     "/rental/auto_extend": lambda c: c.set_rental_auto_extend("2F7o4kBS", True),
     "/rental/history": lambda c: c.rental_history(),
     "/rental/retrieve_messages": lambda c: c.list_rental_messages("ABCDEFGH"),
-    "/rental/retrieve_status": lambda c: c.get_rental("ABCDEFGH"),
+    "/rental/retrieve_status": lambda c: c.rental_status("ABCDEFGH"),
     "/rental/reset": lambda c: c.reset_rental("sGK7Llib"),
     "/rental/retrieve_services": lambda c: c.list_rental_services("1"),
     "/rental/retrieve": lambda c: c.list_rentals(),
@@ -263,7 +263,7 @@ ALL_STOCK = fixtures_docs.postman_entries()[19]["examples"][0]["body"]
 # Other endpoints a call touches besides the one under test.
 COMPANIONS: dict[str, list[tuple[str, int, Any]]] = {
     "/purchase/rental": [("/rental/info", 200, RENTAL_INFO)],
-    "/rental/auto_extend": [("/rental/retrieve_status", 200, STATUS_BODY)],
+    "/rental/auto_extend": [("/rental/info", 200, RENTAL_INFO)],
     "/request/pricing": [("/sms/all_stock", 200, ALL_STOCK)],
 }
 
@@ -1037,7 +1037,7 @@ TEXT_EXAMPLES: list[tuple[str, str, Callable[[SmsPoolClient], Any], Any, Any]] =
     (
         "status, old shape",
         "/rental/retrieve_status.php",
-        lambda c: c.get_rental("R"),
+        lambda c: c.rental_status("R"),
         {
             "success": 1,
             "status": {
@@ -1059,7 +1059,7 @@ TEXT_EXAMPLES: list[tuple[str, str, Callable[[SmsPoolClient], Any], Any, Any]] =
     (
         "status, unknown rental",
         "/rental/retrieve_status.php",
-        lambda c: c.get_rental("R"),
+        lambda c: c.rental_status("R"),
         {"success": 0, "message": "No rental was found!"},
         Raises(NotFound),
     ),
@@ -1358,7 +1358,7 @@ def test_it_sends_every_purchase_option(client, mocked):
         "service": "1",
         "pool": "7",
         "max_price": "0.50",
-        "pricing_option": "1",
+        "pricing_option": "0",
         "quantity": "2",
         "areacode": "[212,646]",
         "exclude": "1",
@@ -1375,11 +1375,11 @@ def test_it_sends_only_what_a_plain_purchase_needs(client, mocked):
 
 @pytest.mark.parametrize(
     ("option", "wire"),
-    # smspool-api-endpoints.txt: 0 = highest success rate, 1 = cheapest (the
-    # Postman collection says the opposite; see PRICING_OPTIONS).
-    [(PricingOption.BEST_SUCCESS, "0"), (PricingOption.CHEAPEST, "1")],
+    # The Postman collection: 0 = cheapest, 1 = best rate (the older endpoint
+    # page says the opposite; see PRICING_OPTIONS).
+    [(PricingOption.CHEAPEST, "0"), (PricingOption.BEST_SUCCESS, "1")],
 )
-def test_it_maps_pricing_options_as_the_endpoint_page_says(client, mocked, option, wire):
+def test_it_maps_pricing_options_as_the_collection_says(client, mocked, option, wire):
     answer(mocked, "/purchase/sms", happy_body("/purchase/sms"))
     client.purchase(PurchaseRequest(service_id="1", country_id="1", pricing_option=option))
     assert form(mocked.calls[0])["pricing_option"] == wire
@@ -1769,32 +1769,41 @@ def status_body(auto_extend: int | None) -> dict:
 
 
 def test_it_does_not_toggle_auto_extend_that_is_already_right(client, mocked):
-    answer(mocked, "/rental/retrieve_status", status_body(1))
+    answer(mocked, "/rental/info", RENTAL_INFO | {"auto_extend": 1})
     assert client.set_rental_auto_extend("R", True) is True
-    assert [c.request.url for c in mocked.calls] == [BASE + "/rental/retrieve_status"]
+    assert [c.request.url for c in mocked.calls] == [BASE + "/rental/info"]
 
 
 def test_it_toggles_auto_extend_off(client, mocked):
-    answer(mocked, "/rental/retrieve_status", status_body(1))
+    answer(mocked, "/rental/info", RENTAL_INFO | {"auto_extend": 1})
     answer(mocked, "/rental/auto_extend", {"success": 1, "message": "ok", "auto_extend": 0})
     assert client.set_rental_auto_extend("R", False) is False
     assert mocked.calls[1].request.url == BASE + "/rental/auto_extend"
 
 
-def test_it_reads_auto_extend_from_rental_info_when_status_lacks_it(client, mocked):
-    answer(mocked, "/rental/retrieve_status", status_body(None))
+def test_it_never_wakes_the_line_to_read_auto_extend(client, mocked):
     answer(mocked, "/rental/info", RENTAL_INFO | {"auto_extend": 1})
-    assert client.set_rental_auto_extend("R", True) is True
-    assert len(mocked.calls) == 2  # no toggle sent
+    client.set_rental_auto_extend("R", True)
+    client.get_rental("R")
+    urls = [c.request.url for c in mocked.calls]
+    assert BASE + "/rental/retrieve_status" not in urls
 
 
 def test_it_never_toggles_auto_extend_blind(client, mocked):
-    answer(mocked, "/rental/retrieve_status", status_body(None))
     answer(mocked, "/rental/info", {"rental_code": "R"})
     answer(mocked, "/rental/auto_extend", {"success": 1, "auto_extend": 1})
     with pytest.raises(UpstreamUnavailable):
         client.set_rental_auto_extend("R", True)
     assert BASE + "/rental/auto_extend" not in [c.request.url for c in mocked.calls]
+
+
+def test_it_asks_again_until_a_woken_line_is_available(client, mocked, sleeps):
+    answer(mocked, "/rental/retrieve_status", status_body(0) | {"status": {"available": 0}})
+    answer(mocked, "/rental/retrieve_status", status_body(0))
+    state = client.wake_rental("R")
+    assert (state.available, state.active_for) == (True, 90)
+    assert len(mocked.calls) == 2
+    assert len(sleeps) == 1
 
 
 def test_it_wakes_a_rental_through_the_status_call(client, mocked):
@@ -1803,7 +1812,7 @@ def test_it_wakes_a_rental_through_the_status_call(client, mocked):
         "/rental/retrieve_status",
         status_body(0) | {"status": {"available": 0, "activeFor": 0}},
     )
-    state = client.wake_rental("R")
+    state = client.wake_rental("R", attempts=1)
     assert (state.available, state.active_for) == (False, 0)
 
 
@@ -1873,6 +1882,7 @@ METHODS: dict[str, Callable[[SmsPoolClient], Any]] = {
     "rental_info": lambda c: c.rental_info("R"),
     "get_rental": lambda c: c.get_rental("R"),
     "wake_rental": lambda c: c.wake_rental("R"),
+    "rental_status": lambda c: c.rental_status("R"),
     "list_rentals": lambda c: c.list_rentals(),
     "list_rental_messages": lambda c: c.list_rental_messages("R"),
     "extend_rental": lambda c: c.extend_rental("R", 30),
