@@ -141,7 +141,14 @@ class ProviderAccount(models.Model):
             setattr(self, name, value)
 
     def record_error(self, error) -> None:
-        """Remember the last failure (a ProviderError, whose message holds no secret)."""
+        """Remember the last failure (a ProviderError, whose message holds no secret).
+
+        Rate limiting is a pause, not ill health: it leaves the health alone.
+        """
+        from providers.errors import RateLimited
+
+        if isinstance(error, RateLimited):
+            return
         fields = {
             "health": Health.FAILING,
             "last_error": f"{error.category}: {error.message}"[:500],

@@ -25,6 +25,8 @@ from providers.models import (
 from providers.types import Catalog, Quote
 from providers.types import Country as UpstreamCountry
 
+CATALOG_MAX_WAIT = 70.0  # seconds a catalog sync may wait for the rate budget
+
 # Fields whose changes an audit event may show (never the key itself).
 AUDITED_FIELDS = (
     "label",
@@ -259,7 +261,9 @@ def catalog_sync(*, account: ProviderAccount) -> SyncResult:
     """
     ensure_canonical()
     try:
-        catalog = account.client().fetch_catalog()
+        # A catalog spans many requests (NumPool: one per service at 60/min):
+        # wait for the budget instead of failing half way.
+        catalog = account.client(max_wait=CATALOG_MAX_WAIT).fetch_catalog()
     except ProviderError as exc:
         account.record_error(exc)
         raise

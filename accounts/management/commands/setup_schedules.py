@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from django_q.models import Schedule
 
 from config.schedules import SCHEDULE_PREFIX, declared_schedules
@@ -25,6 +28,16 @@ class Command(BaseCommand):
                         "schedule_type": Schedule.MINUTES,
                         "minutes": item["minutes"],
                         "repeats": -1,
+                    },
+                    # A new schedule first runs one interval from now: setup
+                    # (the demo, a deploy) has just done the work itself.
+                    create_defaults={
+                        "func": item["func"],
+                        "args": item.get("args", ""),
+                        "schedule_type": Schedule.MINUTES,
+                        "minutes": item["minutes"],
+                        "repeats": -1,
+                        "next_run": timezone.now() + timedelta(minutes=item["minutes"]),
                     },
                 )
                 verb = "created" if created else "updated"
