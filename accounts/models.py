@@ -50,6 +50,11 @@ class Membership(models.Model):
         return can(self.role, permission)
 
     @property
+    def permissions(self) -> set[str]:
+        """The names of everything this member may do (for templates)."""
+        return {p.value for p in Permission if self.can(p)}
+
+    @property
     def is_read_only(self) -> bool:
         return not self.can(Permission.ORDER)
 
