@@ -38,6 +38,8 @@ demo: install .env
 	$(MANAGE) createcachetable
 	$(MANAGE) demo
 
+PYTEST_ARGS ?= -n auto
+
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

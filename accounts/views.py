@@ -62,15 +62,30 @@ def dashboard(request, code):
         "members": team.memberships.select_related("user").order_by("user__username"),
         "events": AuditEvent.objects.filter(team=team).select_related("actor")[:10],
     }
-    ctx.update(_dashboard_extras(team))
+    ctx.update(_dashboard_extras(team, membership))
     return render(request, "accounts/dashboard.html", ctx)
 
 
-def _dashboard_extras(team) -> dict:
+def _dashboard_extras(team, membership) -> dict:
     """Counts from the other apps, shown on the dashboard."""
-    from providers.models import ProviderAccount
+    from django.utils import timezone
 
-    return {"provider_accounts": ProviderAccount.objects.filter(team=team).order_by("label")}
+    from orders.models import Order
+    from providers.models import ProviderAccount
+    from rentals.models import Rental, RentalState
+    from rentals.reminders import expiring_soon
+    from reports.ledger import member_spend_usd
+
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    return {
+        "provider_accounts": ProviderAccount.objects.filter(team=team).order_by("label"),
+        "active_orders": Order.objects.filter(team=team).active().count(),
+        "codes_today": Order.objects.filter(team=team, code_received_at__gte=today).count(),
+        "active_rentals": Rental.objects.filter(team=team, state=RentalState.ACTIVE).count(),
+        "expiring_rentals": expiring_soon(team)[:5],
+        "my_spend": member_spend_usd(team, membership.user),
+        "my_limit": membership.monthly_spend_limit,
+    }
 
 
 @login_required
