@@ -210,13 +210,14 @@ def _mailer_from_url(url: str) -> dict:
     return {"BACKEND": config["EMAIL_BACKEND"], "OPTIONS": options}
 
 
-MAILERS = {
-    "default": (
-        _mailer_from_url(EMAIL_URL)
-        if EMAIL_URL
-        else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
-    )
-}
+if EMAIL_URL:
+    MAILERS = {"default": _mailer_from_url(EMAIL_URL)}
+elif DEBUG:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    # No mail configured: smsdesk sends none (EMAIL_ENABLED is off); Django's
+    # own SMTP default stays in place for anything an operator adds.
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend"}}
 # The portal's public address, for links in emails.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="smsdesk <smsdesk@localhost>")
