@@ -151,6 +151,10 @@ def test_it_holds_across_two_processes_sharing_redis():
     ]
     stamps = sorted(s for p in procs for s in json.loads(p.communicate(timeout=60)[0]))
     assert len(stamps) >= limit * duration * 0.6  # both made progress
+    # The stamps are taken just after each decision; a loaded machine can
+    # delay a stamp by a scheduler tick, so allow that much slack. Without a
+    # shared budget the two processes would put about 2x the limit in a window.
+    window = period - 0.1
     for i, t in enumerate(stamps):
-        in_window = sum(1 for u in stamps[i:] if u - t < period)
-        assert in_window <= limit, f"{in_window} requests within {period}s"
+        in_window = sum(1 for u in stamps[i:] if u - t < window)
+        assert in_window <= limit, f"{in_window} requests within {window}s"

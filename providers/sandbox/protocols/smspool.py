@@ -11,11 +11,14 @@ errors[] envelope for a bad key.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from providers.sandbox import catalog
 from providers.sandbox.http import Reply, Request, json_reply
-from providers.sandbox.protocols.base import Protocol, money2, plain_time, seconds_left
+from providers.sandbox.protocols.base import Protocol, money2, seconds_left
 from providers.sandbox.protocols.smsactivate import SmsActivate
 from providers.sandbox.state import (
     CANCELLED,
@@ -56,6 +59,12 @@ LOCKED_WORDING = (
     "This phone number cannot be cancelled yet, please try again later.",
 )
 DAY = 86400
+try:
+    # smspool-endpoints.md: `dt` strings carry no zone and read "about one hour
+    # ahead of the UTC capture time" in January: server-local Central European time.
+    SERVER_TZ: timezone | ZoneInfo = ZoneInfo("Europe/Amsterdam")
+except ZoneInfoNotFoundError:  # pragma: no cover - a system without tz data
+    SERVER_TZ = timezone(timedelta(hours=1), "CET")
 BAD_RENTAL_ID = (
     "Invalid rental ID, please enter a valid rental ID from /rental/retrieve_all endpoint"
 )
@@ -1113,6 +1122,17 @@ def _product_row(product: catalog.SmspoolRental) -> dict:
         "refund_within": product.refund_within,
         "refund_min_days": product.refund_min_days,
     }
+
+
+def plain_time(ts: float | None) -> str:
+    """A zone-less "YYYY-MM-DD HH:MM:SS" in SMSPool's server time (CET/CEST), "" for None."""
+    return "" if ts is None else _server_time(int(ts))
+
+
+@lru_cache(maxsize=65536)
+def _server_time(seconds: int) -> str:
+    # Cached like base.plain_time: bulk lists format the same timestamps on every poll.
+    return datetime.fromtimestamp(seconds, SERVER_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _decimal(raw: str) -> Decimal | None:
