@@ -134,7 +134,7 @@ TYPE_ERRORS: dict[str, type[ProviderError]] = {
 # matters: "couldn't find an available number" is stock, not a missing order.
 MESSAGE_ERRORS: tuple[tuple[re.Pattern[str], type[ProviderError]], ...] = (
     (re.compile(r"invalid api key"), AuthFailed),
-    (re.compile(r"rate.?limit|too many requests"), RateLimited),
+    (re.compile(r"rate.?limit|too many (?:\w+ )?requests|\bbanned\b"), RateLimited),
     (re.compile(r"insufficient balance|not have enough balance"), InsufficientBalance),
     (
         re.compile(
@@ -158,11 +158,14 @@ MESSAGE_ERRORS: tuple[tuple[re.Pattern[str], type[ProviderError]], ...] = (
 # The cancel lock has been seen to last over two minutes; ten seconds is a
 # polite first retry, the caller backs off from there.
 CANCEL_RETRY_AFTER = 10.0
-# Too many failed requests ban the account for a minute.
+# The limit is per second (32/s), so a plain 429 clears within a second; too
+# many *failed* requests ban the account for a minute, and that answer says so.
+RATE_RETRY_AFTER = 1.0
 BAN_RETRY_AFTER = 60.0
+BAN_WORDING = re.compile(r"\bban|minute", re.IGNORECASE)
 DEFAULT_RETRY_AFTER: dict[type[ProviderError], float] = {
     CancelTooEarly: CANCEL_RETRY_AFTER,
-    RateLimited: BAN_RETRY_AFTER,
+    RateLimited: RATE_RETRY_AFTER,
 }
 
 OLD_PARAM_ERROR = re.compile(r"param:\s*(\w+)", re.IGNORECASE)
@@ -990,11 +993,14 @@ def error_for(body: Any, status: int) -> ProviderError:
     message = failure_message(envelope)
     kind = to_text(envelope.get("type"))
     cls = classify_failure(kind.upper(), message, field_errors, status)
+    retry_after = DEFAULT_RETRY_AFTER.get(cls)
+    if cls is RateLimited and BAN_WORDING.search(message):
+        retry_after = BAN_RETRY_AFTER
     return cls(
         message,
         provider_code=kind,
         field_errors=field_errors,
-        retry_after=DEFAULT_RETRY_AFTER.get(cls),
+        retry_after=retry_after,
     )
 
 

@@ -290,9 +290,10 @@ def test_it_maps_429_to_rate_limited(make_upstream):
     client = upstream.client(P)
     done, limited = upstream.until_rate_limited(client.get_balance)
     assert done == 3 and limited.retry_after and limited.retry_after > 0
-    # SMSPool sends no Retry-After: with retries allowed the client still gives
-    # up at once instead of hammering a limited key.
+    # SMSPool sends no Retry-After and limits per second: the client waits the
+    # one-second hint between attempts and gives up when the key stays limited.
+    assert limited.retry_after == 1.0
     patient = upstream.client(P, client.api_key, max_attempts=3)
     with pytest.raises(RateLimited):
         patient.get_balance()
-    assert upstream.requests_made(P, client.api_key, "/request/balance") == 5
+    assert upstream.requests_made(P, client.api_key, "/request/balance") == 3 + 1 + 3

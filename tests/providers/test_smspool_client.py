@@ -2162,3 +2162,19 @@ def test_it_gives_up_when_retry_after_is_too_long(client, mocked, sleeps):
         client.get_balance()
     assert caught.value.retry_after == 120.0
     assert sleeps == []
+
+
+def test_a_rate_limit_clears_in_a_second_but_a_ban_takes_a_minute(client, mocked):
+    answer(mocked, "/request/balance", {"success": 0, "message": "Too many requests"}, 400)
+    with pytest.raises(RateLimited) as plain:
+        client.get_balance()
+    assert plain.value.retry_after == 1.0
+    answer(
+        mocked,
+        "/request/balance",
+        {"success": 0, "message": "Too many failed requests, banned for 1 minute"},
+        400,
+    )
+    with pytest.raises(RateLimited) as ban:
+        client.get_balance()
+    assert ban.value.retry_after == 60.0
