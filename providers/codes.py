@@ -6,7 +6,9 @@ import re
 
 # "G-482913", "482-913", "482 913", "<#> 482913", "code: 4829": digits, maybe split once.
 _SPLIT = re.compile(r"(?<![\d])(\d{3})[- ](\d{3})(?![\d])")
-_PLAIN = re.compile(r"(?<![\d.,])(\d{4,8})(?![\d.,])")
+# Not part of a longer number or an amount ("1,250.00"), but a code may end a
+# sentence ("is 553311, valid for ten minutes").
+_PLAIN = re.compile(r"(?<![\d])(?<!\d[.,])(\d{4,8})(?![\d]|[.,]\d)")
 
 
 def extract_code(text: str) -> str:
