@@ -346,15 +346,12 @@ def _fill_from_purchase(order: Order, purchase: Purchase) -> None:
 def _book_purchase(order: Order, purchase: Purchase) -> None:
     if order.cost is None:
         return
-    ledger.book(
-        account=order.account,
+    ledger.book_for(
+        order,
         kind=LedgerKind.PURCHASE,
         amount=order.cost,
-        currency=order.currency,
-        member=order.ordered_by,
-        order=order,
+        key="purchase",
         upstream_ref=purchase.order_id,
-        dedupe_key=f"order:{order.code}:purchase",
     )
 
 
@@ -569,15 +566,8 @@ def finish_order(
         current.save()
         booked = None
         if refund:
-            booked = ledger.book(
-                account=current.account,
-                kind=LedgerKind.REFUND,
-                amount=-abs(refund),
-                currency=current.currency,
-                member=current.ordered_by,
-                order=current,
-                upstream_ref=current.upstream_id,
-                dedupe_key=f"order:{current.code}:refund",
+            booked = ledger.book_for(
+                current, kind=LedgerKind.REFUND, amount=-abs(refund), key="refund"
             )
         audit.record(
             team=current.team,
@@ -617,15 +607,13 @@ def order_resend(*, order: Order, actor, request=None) -> Order:
         current.next_check_at = timezone.now()
         current.save()
         if result.charge:
-            ledger.book(
-                account=current.account,
+            ledger.book_for(
+                current,
                 kind=LedgerKind.RESEND,
                 amount=result.charge,
-                currency=result.currency or current.currency,
-                member=current.ordered_by,
-                order=current,
+                currency=result.currency,
                 upstream_ref=result.order_id,
-                dedupe_key=f"order:{current.code}:resend:{result.order_id}:{len(current.previous_upstream_ids)}",
+                key=f"resend:{result.order_id}:{len(current.previous_upstream_ids)}",
             )
         audit.record(
             team=current.team,
@@ -938,16 +926,7 @@ def expire_order(order: Order, *, now=None) -> bool:
 def _book_expiry(order: Order, refund: Decimal | None) -> None:
     booked = None
     if refund:
-        booked = ledger.book(
-            account=order.account,
-            kind=LedgerKind.REFUND,
-            amount=-abs(refund),
-            currency=order.currency,
-            member=order.ordered_by,
-            order=order,
-            upstream_ref=order.upstream_id,
-            dedupe_key=f"order:{order.code}:refund",
-        )
+        booked = ledger.book_for(order, kind=LedgerKind.REFUND, amount=-abs(refund), key="refund")
     audit.record(
         team=order.team,
         actor=None,

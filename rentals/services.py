@@ -261,16 +261,7 @@ def _record_rental(rental: Rental, bought, choice: RentChoice, actor, request) -
         rental.next_check_at = now
         rental.save()
         if rental.cost:
-            ledger.book(
-                account=rental.account,
-                kind=LedgerKind.RENTAL,
-                amount=rental.cost,
-                currency=rental.currency,
-                member=rental.rented_by,
-                rental=rental,
-                upstream_ref=rental.upstream_id,
-                dedupe_key=f"rental:{rental.code}:rent",
-            )
+            ledger.book_for(rental, kind=LedgerKind.RENTAL, amount=rental.cost, key="rent")
         audit.record(
             team=rental.team,
             actor=actor,
@@ -337,15 +328,11 @@ def rental_extend(*, rental: Rental, duration: int, actor, request=None) -> Rent
         )
         rental.reminder_sent_at = None
         rental.save()
-        ledger.book(
-            account=rental.account,
+        ledger.book_for(
+            rental,
             kind=LedgerKind.EXTENSION,
             amount=price,
-            currency=rental.currency,
-            member=rental.rented_by,
-            rental=rental,
-            upstream_ref=rental.upstream_id,
-            dedupe_key=f"rental:{rental.code}:extend:{rental.expires_at.isoformat()}",
+            key=f"extend:{rental.expires_at.isoformat()}",
         )
         audit.record(
             team=rental.team,
@@ -425,15 +412,8 @@ def _finish(
         current.save()
         booked = None
         if refund:
-            booked = ledger.book(
-                account=current.account,
-                kind=LedgerKind.RENTAL_REFUND,
-                amount=-abs(refund),
-                currency=current.currency,
-                member=current.rented_by,
-                rental=current,
-                upstream_ref=current.upstream_id,
-                dedupe_key=f"rental:{current.code}:refund",
+            booked = ledger.book_for(
+                current, kind=LedgerKind.RENTAL_REFUND, amount=-abs(refund), key="refund"
             )
         audit.record(
             team=current.team,
@@ -572,15 +552,11 @@ def _book_auto_extension(rental: Rental, previous_expiry) -> None:
     units = round(gained.total_seconds() / (3600 if rental.unit == Unit.HOUR else 86400))
     price = rental.offer.extend_price_for(units) if rental.offer and units else None
     if price is not None:
-        ledger.book(
-            account=rental.account,
+        ledger.book_for(
+            rental,
             kind=LedgerKind.EXTENSION,
             amount=price,
-            currency=rental.currency,
-            member=rental.rented_by,
-            rental=rental,
-            upstream_ref=rental.upstream_id,
-            dedupe_key=f"rental:{rental.code}:extend:{rental.expires_at.isoformat()}",
+            key=f"extend:{rental.expires_at.isoformat()}",
         )
     audit.record(
         team=rental.team,

@@ -52,6 +52,34 @@ def book(
         raise
 
 
+def book_for(
+    subject,
+    *,
+    kind: LedgerKind,
+    amount: Decimal,
+    key: str,
+    currency: str = "",
+    upstream_ref: str | None = None,
+) -> LedgerEntry | None:
+    """Book a charge (amount > 0) or refund (amount < 0) for an Order or a Rental.
+
+    The entry is attributed to whoever ordered or rented it, and booked once
+    per `key` ("purchase", "refund", "extend:<expiry>"...) for that subject.
+    """
+    is_order = subject._meta.model_name == "order"
+    return book(
+        account=subject.account,
+        kind=kind,
+        amount=amount,
+        currency=currency or subject.currency,
+        member=subject.ordered_by if is_order else subject.rented_by,
+        order=subject if is_order else None,
+        rental=None if is_order else subject,
+        upstream_ref=subject.upstream_id if upstream_ref is None else upstream_ref,
+        dedupe_key=f"{subject._meta.model_name}:{subject.code}:{key}",
+    )
+
+
 def usd_value(amount: Decimal, currency: str) -> Decimal:
     """Convert to US dollars with the configured rates (for limits and comparisons)."""
     if currency == "USD":
