@@ -110,6 +110,12 @@ class Command(BaseCommand):
                 str(port),
                 "--state-file",
                 str(BASE_DIR / "var" / "sandbox.json"),
+                # Rented numbers get a message every 15-60 s, so the demo shows
+                # an inbox filling up without a long wait.
+                "--set",
+                "rental_message_min_seconds=15",
+                "--set",
+                "rental_message_max_seconds=60",
             ],
         )
         deadline = time.monotonic() + 20
