@@ -51,8 +51,8 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: install
-	$(PY) -m bench $(BENCH_ARGS)
+bench: install .env
+	$(PY) manage.py bench $(BENCH_ARGS)
 
 clean-demo:
 	rm -f db.sqlite3 db.sqlite3-wal db.sqlite3-shm var/sandbox.json

@@ -1,0 +1,115 @@
+"""The benchmark stays runnable (its whole code path at a tiny size, no timing
+targets), and the two engine properties it relies on stay true."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from orders import bench, sync
+from orders.models import Order
+from providers.models import ProviderAccount
+from tests.conftest import sandbox_account, start_sandbox
+
+FIGURES = {
+    "orders",
+    "codes_delivered",
+    "codes_seen",
+    "latency_p50",
+    "latency_p95",
+    "requests",
+    "rate_limited",
+    "requests_per_order_per_minute",
+    "limit_share",
+    "endpoints",
+    "warm_up_seconds",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_it_runs_the_whole_benchmark_at_a_tiny_size(tmp_path):
+    options = bench.Options(
+        bulk_orders=6,
+        numpool_orders=2,
+        time_scale=10,  # codes 0.5-2 s after the start
+        delivery_max=20,
+        tail=1,
+        drain=3,
+        baseline_interval=1,
+        board_sizes=(2, 5),
+        board_requests=2,
+        sandbox="inprocess",
+    )
+    results = bench.run(options)
+
+    assert {"meta", "engine", "baseline", "comparison", "board", "targets"} <= set(results)
+    for phase in ("engine", "baseline"):
+        assert set(results[phase]) == {"smspool", "smscode", "smsactivate", "numpool"}
+        for row in results[phase].values():
+            assert set(row) >= FIGURES
+    assert results["engine"]["smspool"]["orders"] == 2
+    assert results["engine"]["numpool"]["orders"] == 2
+    assert results["engine"]["smspool"]["requests"] > 0
+    assert "cycle_p95" in results["engine"]["smscode"]
+    assert set(results["comparison"]) == {"smspool", "smscode", "smsactivate", "numpool"}
+    assert results["board"]["2"]["queries"] == results["board"]["5"]["queries"]
+    assert all({"target", "value", "bound", "met"} <= set(row) for row in results["targets"])
+
+    path = tmp_path / "results.json"
+    bench.write_results(results, path)
+    assert json.loads(path.read_text())["meta"]["options"]["bulk_orders"] == 6
+    assert "targets:" in bench.format_table(results)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["smspool", "smscode", "smsactivate", "numpool"])
+def test_a_bulk_cycle_that_sees_nothing_new_writes_no_order(kind):
+    server = start_sandbox()
+    try:
+        membership = bench.make_member("Quiet")
+        account = sandbox_account(membership.team, server, kind)
+        queries = []
+        for count in (2, 6):
+            missing = count - Order.objects.count()
+            bench._place_orders(membership, account, missing, f"quiet{count}")
+            sync.run_cycle(account)  # the first sighting records the listed status
+            stamps = dict(Order.objects.values_list("pk", "updated"))
+            with CaptureQueriesContext(connection) as captured:
+                sync.run_cycle(account)
+            queries.append(len(captured))
+            assert dict(Order.objects.values_list("pk", "updated")) == stamps
+        assert queries[0] == queries[1]
+    finally:
+        server.stop()
+
+
+@pytest.mark.django_db
+def test_the_poll_interval_runs_from_cycle_start_to_cycle_start(monkeypatch, settings):
+    account = ProviderAccount(team=bench.make_member("Clock").team, kind="smspool", label="P")
+    account.set_api_key("key-1234")
+    account.save()
+    clock, slept = [0.0], []
+
+    def cycle(account, now=None):
+        clock[0] += 0.4  # each cycle takes 0.4 s
+        return sync.Cycle(awaiting=1, active=1)
+
+    def sleep(seconds):
+        slept.append(round(seconds, 3))
+        clock[0] += seconds
+
+    monkeypatch.setattr(sync, "time", SimpleNamespace(monotonic=lambda: clock[0], sleep=sleep))
+    monkeypatch.setattr(sync, "run_cycle", cycle)
+    monkeypatch.setattr(sync, "poll_interval", lambda account, cycle: 1.0)
+    monkeypatch.setattr(sync, "ensure_poller", lambda account_id: False)
+    monkeypatch.setattr(sync, "close_old_connections", lambda: None)  # inside the test's atomic
+    settings.SYNC_RUN_SECONDS = 2
+
+    sync.poll_account(account.pk)
+
+    assert slept == [0.6, 0.6]
