@@ -66,7 +66,7 @@ def rental_offers_sync(*, account: ProviderAccount) -> int:
                 upstream_id=offer.id,
                 service_upstream_id=offer.service_id,
                 defaults={
-                    "name": offer.name[:120],
+                    "name": _offer_name(offer, services.get(slug)),
                     "country": countries.get(iso),
                     "service": services.get(slug),
                     "unit": offer.unit,
@@ -86,6 +86,13 @@ def rental_offers_sync(*, account: ProviderAccount) -> int:
             keep.append(row.pk)
         RentalOffer.objects.filter(account=account).exclude(pk__in=keep).delete()
     return len(keep)
+
+
+def _offer_name(offer, service: Service | None) -> str:
+    # SMS-Activate names an offer by its service code ("wa"): show the service.
+    if service is not None and offer.name in ("", offer.service_id):
+        return service.name
+    return offer.name[:120]
 
 
 def offers_for(team, *, country: Country | None = None, service: Service | None = None):
@@ -363,14 +370,21 @@ def refund_status(rental: Rental, now=None) -> tuple[bool, str]:
         return False, "This rental offer is non-refundable."
     if rental.message_count:
         return False, "A message has been received, so the rental can no longer be refunded."
-    window = rental.refund_within_hours
-    if (
-        window is not None
-        and rental.started_at
-        and now > rental.started_at + timedelta(hours=window)
-    ):
-        return False, f"Refunds are possible only in the first {window} hours."
+    window, words = _refund_window(rental)
+    if window is not None and rental.started_at and now > rental.started_at + window:
+        return False, f"Refunds are possible only in the first {words}."
     return True, ""
+
+
+def _refund_window(rental: Rental) -> tuple[timedelta | None, str]:
+    """How long after renting a refund is allowed: the offer's hours, or the protocol's rule."""
+    if rental.refund_within_hours is not None:
+        hours = rental.refund_within_hours
+        return timedelta(hours=hours), f"{hours} hours"
+    window = rental.account.client_class.rental_refund_window
+    if window is None:
+        return None, ""
+    return window, f"{int(window.total_seconds() // 60)} minutes"
 
 
 def rental_refund(*, rental: Rental, actor, request=None) -> Rental:

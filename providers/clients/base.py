@@ -9,7 +9,7 @@ callers ask instead of guessing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -48,6 +48,9 @@ class ProviderClient:
     # Longest an activation lives upstream, for expiry estimates when a
     # response carries none.
     order_lifetime_seconds: ClassVar[int] = 20 * 60
+    # How long after renting a refundable rental may be refunded, when the
+    # protocol fixes it rather than each offer (SMS-Activate: 20 minutes).
+    rental_refund_window: ClassVar[timedelta | None] = None
 
     def __init__(
         self,

@@ -85,6 +85,8 @@ RENT_FINISH = "1"
 RENT_CANCEL = "2"
 
 MIN_RENT_HOURS, MAX_RENT_HOURS = 4, 1344
+# The lengths the portal offers: four hours, a day, three days, a week.
+STANDARD_RENT_HOURS = (4, 24, 72, 168)
 
 # SMS-Activate refuses a cancel during the first two minutes.
 CANCEL_RETRY_AFTER = 30.0
@@ -169,6 +171,8 @@ class SmsActivateClient(ProviderClient):
     default_base_url = "https://api.sms-activate.ae/stubs/handler_api.php"
     default_currency = "USD"
     rate_limit = (20, 1.0)  # no published limit; conservative
+    # setRentStatus 2 (cancel, refunded) is allowed only in the first 20 minutes.
+    rental_refund_window = timedelta(minutes=20)
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.BULK_ACTIVE,
@@ -474,14 +478,28 @@ class SmsActivateClient(ProviderClient):
     # --- rentals -------------------------------------------------------------------
 
     def list_rental_offers(
-        self, *, service_id: str = "", country_id: str = "", hours: int = MIN_RENT_HOURS
+        self, *, service_id: str = "", country_id: str = "", hours: int | None = None
     ) -> list[RentalOffer]:
-        """One offer per rentable service (in `country_id`) priced for `hours`.
+        """One offer per rentable service (in `country_id`), priced for `hours`, or
+        for each of STANDARD_RENT_HOURS when `hours` is not given.
 
-        getRentServicesAndCountries prices a single length per request, so each
-        offer's `durations` holds only `hours`. The offer id is the service code.
+        getRentServicesAndCountries prices a single length per request, so a
+        table of lengths costs one request per length. The offer id is the
+        service code.
         """
+        lengths = (hours,) if hours else STANDARD_RENT_HOURS
+        merged: dict[str, RentalOffer] = {}
+        for length in lengths:
+            for offer in self._rental_offers_for(service_id, country_id, length):
+                known = merged.get(offer.id)
+                if known is None:
+                    merged[offer.id] = offer
+                else:
+                    durations = {**known.durations, **offer.durations}
+                    merged[offer.id] = replace(known, durations=durations)
+        return list(merged.values())
 
+    def _rental_offers_for(self, service_id: str, country_id: str, hours: int) -> list[RentalOffer]:
         def offer(pair: tuple[str, Any]) -> RentalOffer:
             code, row = pair
             price = to_decimal(row.get("cost"), what="rental price")
@@ -492,7 +510,7 @@ class SmsActivateClient(ProviderClient):
                 currency=self.currency,
                 unit="hour",
                 extendable=True,
-                refundable=True,  # within 20 minutes, below an hour: no refund_within_hours
+                refundable=True,  # within the first 20 minutes: rental_refund_window
                 service_id=code,
                 stock=to_int_or_none(row.get("quant")),
             )

@@ -543,7 +543,7 @@ DOC_EXAMPLES: list[tuple[str, str, Callable[[SmsActivateClient], Any], Any, Any,
     (
         "rent offers",
         "getRentServicesAndCountries",
-        lambda c: c.list_rental_offers(),
+        lambda c: c.list_rental_offers(hours=4),
         {
             "countries": {"0": 0, "1": 187},
             "operators": {"0": "any", "1": "mts"},
@@ -1402,3 +1402,16 @@ def test_it_waits_out_a_short_ban(client, mocked, sleeps):
     reply(mocked, "getBalance", "ACCESS_BALANCE:1")
     assert client.get_balance().amount == 1
     assert len(sleeps) == 1 and 0 < sleeps[0] <= 3
+
+
+def test_it_prices_a_table_of_standard_lengths_with_one_request_each(client, mocked):
+    for cost in ("1.00", "4.00", "9.00", "20.00"):
+        reply(mocked, "getRentServicesAndCountries", {"services": {"tg": {"cost": cost}}})
+    [offer] = client.list_rental_offers()
+    assert offer.durations == {
+        4: Decimal("1.00"),
+        24: Decimal("4.00"),
+        72: Decimal("9.00"),
+        168: Decimal("20.00"),
+    }
+    assert len(mocked.calls) == 4

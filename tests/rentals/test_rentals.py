@@ -201,6 +201,25 @@ class SmsActivateRentalTestCase(RentalTestCase):
         rental.refresh_from_db()
         self.assertEqual(rental.expires_at - before, timedelta(hours=4))
 
+    def test_sms_activate_offers_a_table_of_lengths_under_service_names(self):
+        account = self.account("smsactivate")
+        offer = RentalOffer.objects.get(account=account, upstream_id="wa")
+        self.assertEqual(offer.name, "WhatsApp")
+        self.assertEqual([length for length, _ in offer.durations()], [4, 24, 72, 168])
+
+    def test_sms_activate_refunds_only_in_the_first_20_minutes(self):
+        account = self.account("smsactivate")
+        self.rent(self.offer(account))
+        rental = Rental.objects.get()
+        self.assertTrue(services.refund_status(rental)[0])
+        Rental.objects.filter(pk=rental.pk).update(
+            started_at=timezone.now() - timedelta(minutes=21)
+        )
+        rental.refresh_from_db()
+        allowed, reason = services.refund_status(rental)
+        self.assertFalse(allowed)
+        self.assertIn("first 20 minutes", reason)
+
 
 class RentalAccessTestCase(RentalTestCase):
     def setUp(self):
