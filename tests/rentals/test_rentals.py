@@ -79,6 +79,8 @@ class SmsPoolRentalTestCase(RentalTestCase):
         rental.refresh_from_db()
         self.assertEqual(rental.expires_at - before, timedelta(days=length))
         self.assertTrue(LedgerEntry.objects.filter(rental=rental, kind="extension").exists())
+        page = self.client.get(reverse("rental_detail", args=[rental.code]))
+        self.assertContains(page, "Rental extension")  # the charge, on the page
 
         r = self.client.post(reverse("rental_refund", args=[rental.code]), follow=True)
         self.assertContains(r, "can no longer be refunded")
