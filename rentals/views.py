@@ -144,6 +144,7 @@ def _detail_context(request, rental, membership) -> dict:
         "events": AuditEvent.objects.filter(target_type="rental", target_code=str(rental.code))[
             :50
         ],
+        "charges": rental.ledger.order_by("created", "id"),
         "now": timezone.now(),
     }
 
