@@ -261,12 +261,14 @@ def _live_offers(prices: list[CatalogPrice]) -> list[Offer]:
         cache.set(cache_key, cached, LIVE_QUOTE_TTL)
     fetched_at, quotes = cached
     pools = _pool_names(account)
+    # A live price without stock (SMSPool's /request/price) keeps the catalog's.
+    known_stock = {(p.pool, p.product_id): p.stock for p in prices}
     offers = [
         Offer(
             choice=_choice(row, q.pool, q.product_id, q.price, q.currency),
             price=q.price,
             currency=q.currency,
-            stock=q.stock,
+            stock=q.stock if q.stock is not None else known_stock.get((q.pool, q.product_id)),
             pool=q.pool,
             pool_name=pools.get(q.pool, q.pool),
             success_rate=q.success_rate,
