@@ -76,9 +76,18 @@ def rental_new(request, code):
     return render(request, "rentals/new.html", ctx)
 
 
+def _rent_data(post):
+    """The form data, with the offers table's one radio ("<offer>:<length>") split."""
+    data = post.copy()
+    offer, _, length = data.get("choice", "").partition(":")
+    if offer and length:
+        data["offer"], data["duration"] = offer, length
+    return data
+
+
 def _rent(request, membership):
     team = membership.team
-    form = RentForm(request.POST)
+    form = RentForm(_rent_data(request.POST))
     offer = None
     if form.is_valid():
         offer = (

@@ -22,10 +22,10 @@ def test_renting_through_the_ui_then_a_message_appears_in_the_open_inbox(page, t
     query = urlencode({"country": "United States"})
     login(page, "bob", reverse("rental_new", args=[team.code]) + "?" + query)
 
-    offer = page.locator("section.card", has=page.get_by_role("button", name="Review and rent"))
-    offer = offer.first
-    offer.get_by_label("Label").fill("QA line")
-    offer.get_by_role("button", name="Review and rent").click()
+    # The offers table: pick a length of the first offer, label it, review the price.
+    page.locator("table.rental-offers input[name=choice]").first.check()
+    page.get_by_label("Label").fill("QA line")
+    page.get_by_role("button", name="Review the price").click()
     expect(page.get_by_role("heading", name="Confirm the rental")).to_be_visible()
     page.get_by_role("button", name=re.compile(r"^Rent for ")).click()
 

@@ -23,8 +23,7 @@ class RentalTestCase(SandboxTestCase):
         self.client.force_login(user or self.bob)
         duration = duration or offer.durations()[0][0]
         data = {
-            "offer": offer.pk,
-            "duration": duration,
+            "choice": f"{offer.pk}:{duration}",  # the offers table's one radio
             "idempotency_key": "k-" + str(offer.pk),
             "label": "QA line",
             "note": "",
