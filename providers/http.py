@@ -255,7 +255,9 @@ class Transport:
             redact(str(k), self.secrets): redact(str(v), self.secrets)
             for k, v in exc.field_errors.items()
         }
-        exc.details = {k: redact(str(v), self.secrets) for k, v in exc.details.items()}
+        exc.details = {
+            k: redact(v, self.secrets) if isinstance(v, str) else v for k, v in exc.details.items()
+        }
 
     def _log(self, call: Call, path: str, outcome, started: float, attempt: int) -> None:
         elapsed_ms = (time.monotonic() - started) * 1000

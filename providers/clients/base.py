@@ -9,6 +9,7 @@ callers ask instead of guessing.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -196,6 +197,35 @@ def to_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()
+
+
+def plain_text(value: Any) -> str:
+    """A string or number field as text; "" for null and for the wrong type (a list, an object)."""
+    return to_text(value) if isinstance(value, str | int | float) else ""
+
+
+_PHONE_NOISE = re.compile(r"[\s()+.\-]")
+
+
+def phone_text(value: Any) -> str:
+    """A phone number as issued, without "+" or separators ("+1 415-555" → "1415555")."""
+    return _PHONE_NOISE.sub("", plain_text(value))
+
+
+def digits(value: Any) -> str:
+    """A number that arrived as JSON number or text, never through float:
+    1.4155552671E+10 → "14155552671"."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return str(int(value))
+    return to_text(value)
+
+
+def flag(value: Any) -> bool | None:
+    """A 0/1 (or true/false) field as a bool; None when absent or unreadable."""
+    if isinstance(value, bool):
+        return value
+    number = to_int_or_none(value)
+    return None if number is None else number == 1
 
 
 def from_timestamp(value: Any) -> datetime | None:

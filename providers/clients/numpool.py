@@ -21,10 +21,11 @@ from providers.clients.base import (
     ProviderClient,
     expect,
     from_iso,
+    phone_text,
+    plain_text,
     to_decimal,
     to_decimal_or_none,
     to_int_or_none,
-    to_text,
 )
 from providers.errors import (
     AuthFailed,
@@ -103,7 +104,6 @@ _TOO_EARLY = re.compile(r"too (?:early|soon)", re.IGNORECASE)
 _NOT_YET = re.compile(r"\byet\b|\bwait\b|\bin \d+", re.IGNORECASE)
 _LOW_BALANCE = re.compile(r"insufficient|not enough (?:balance|funds|money)", re.IGNORECASE)
 _WAIT = re.compile(r"(\d+(?:\.\d+)?)\s*(s|secs?|seconds?|mins?|minutes?)\b", re.IGNORECASE)
-_PHONE_NOISE = re.compile(r"[\s()+.\-]")
 
 
 class NumPoolClient(ProviderClient):
@@ -613,13 +613,3 @@ def order_status(raw: str, *, arrived: bool) -> OrderStatus:
     if arrived and not status.is_final:
         return OrderStatus.RECEIVED
     return status
-
-
-def plain_text(value: Any) -> str:
-    """A string or number field as text; "" for null and for the wrong type (a list, an object)."""
-    return to_text(value) if isinstance(value, str | int | float) else ""
-
-
-def phone_text(value: Any) -> str:
-    """The number as issued without "+" or separators ("+1 415-555" → "1415555")."""
-    return _PHONE_NOISE.sub("", plain_text(value))

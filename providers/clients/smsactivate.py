@@ -28,7 +28,9 @@ from typing import Any, ClassVar
 
 from providers.clients.base import (
     ProviderClient,
+    digits,
     expect,
+    flag,
     from_iso,
     from_timestamp,
     to_decimal,
@@ -49,7 +51,7 @@ from providers.errors import (
     UpstreamUnavailable,
     clean_message,
 )
-from providers.http import Call, Response, redact
+from providers.http import Call, Response
 from providers.types import (
     ActivationType,
     Balance,
@@ -644,9 +646,6 @@ def read[T](response: Response, parse: Callable[[Any], T], secrets: tuple[str, .
     """`parse(answer)` for a response; raises the taxonomy for failures and odd bodies."""
     try:
         return parse(answer_of(response))
-    except ProviderError as exc:
-        # The transport scrubs the message; an answer can echo the key anywhere.
-        raise scrubbed(exc, secrets) from None
     except MALFORMED as exc:
         # Not chained: the original error may quote answer values, and an
         # answer can echo the key.
@@ -679,16 +678,6 @@ def answer_of(response: Response) -> str | Any:
     if response.status >= 400:
         raise error_for(answer, status=response.status)
     return answer
-
-
-def scrubbed(exc: ProviderError, secrets: tuple[str, ...]) -> ProviderError:
-    """`exc` with `secrets` redacted from every text it carries besides the message."""
-    exc.provider_code = redact(exc.provider_code, secrets)
-    exc.field_errors = {k: redact(v, secrets) for k, v in exc.field_errors.items()}
-    exc.details = {
-        k: redact(v, secrets) if isinstance(v, str) else v for k, v in exc.details.items()
-    }
-    return exc
 
 
 def error_token(answer: Any) -> str:
@@ -859,22 +848,8 @@ def wire_time(value: Any) -> datetime | None:
     return from_iso(text)
 
 
-def digits(value: Any) -> str:
-    """A phone number as text, never through float."""
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return str(int(value))
-    return to_text(value)
-
-
 def last_text(value: Any) -> str:
     """The latest of a code field that may be a string, null or a list ["123456"]."""
     if isinstance(value, list):
         value = next((item for item in reversed(value) if to_text(item)), "")
     return to_text(value)
-
-
-def flag(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    number = to_int_or_none(value)
-    return None if number is None else number == 1

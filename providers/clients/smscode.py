@@ -27,9 +27,10 @@ from providers.clients.base import (
     ProviderClient,
     expect,
     from_iso,
+    phone_text,
+    plain_text,
     to_decimal,
     to_int_or_none,
-    to_text,
 )
 from providers.errors import (
     AuthFailed,
@@ -122,7 +123,6 @@ _PRICE_GUARD = re.compile(
     r"max[_ ]?price|price guard|too expensive|(?:above|exceeds?) (?:the |your )?max",
     re.IGNORECASE,
 )
-_PHONE_NOISE = re.compile(r"[\s()+.\-]")
 
 
 @dataclass(frozen=True)
@@ -763,16 +763,6 @@ def wire_text(value: Any, what: str) -> str:
     text = plain_text(value)
     expect(bool(text), what)
     return text
-
-
-def plain_text(value: Any) -> str:
-    """A string or number field as text; "" for null and for the wrong type (a list, an object)."""
-    return to_text(value) if isinstance(value, str | int | float) else ""
-
-
-def phone_text(value: Any) -> str:
-    """The number without "+" or separators ("+6281234567890" → "6281234567890")."""
-    return _PHONE_NOISE.sub("", plain_text(value))
 
 
 def order_status(raw: str, *, arrived: bool) -> OrderStatus:

@@ -33,7 +33,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from providers.clients.base import (
     ProviderClient,
+    digits,
     expect,
+    flag,
     from_timestamp,
     to_decimal,
     to_decimal_or_none,
@@ -53,7 +55,7 @@ from providers.errors import (
     UpstreamUnavailable,
     clean_message,
 )
-from providers.http import Call, Response, redact
+from providers.http import Call, Response
 from providers.types import (
     ActivationType,
     Balance,
@@ -310,9 +312,6 @@ class SmsPoolClient(ProviderClient):
             if is_failure(body, response.status):
                 raise error_for(body, response.status)
             return parse(body)
-        except ProviderError as exc:
-            # The transport scrubs the message; a body can echo the key anywhere.
-            raise scrubbed(exc, (self.api_key,)) from None
         except MALFORMED as exc:
             # Not chained: the original error may quote body values, and a body
             # can echo the key.
@@ -1004,16 +1003,6 @@ def error_for(body: Any, status: int) -> ProviderError:
     )
 
 
-def scrubbed(exc: ProviderError, secrets: tuple[str, ...]) -> ProviderError:
-    """`exc` with `secrets` redacted from every text it carries besides the message."""
-    exc.provider_code = redact(exc.provider_code, secrets)
-    exc.field_errors = {k: redact(v, secrets) for k, v in exc.field_errors.items()}
-    exc.details = {
-        k: redact(v, secrets) if isinstance(v, str) else v for k, v in exc.details.items()
-    }
-    return exc
-
-
 def is_false(value: Any) -> bool:
     if isinstance(value, bool):
         return not value
@@ -1148,13 +1137,6 @@ def clean_name(value: Any) -> str:
     return " ".join(to_text(value).split())
 
 
-def digits(value: Any) -> str:
-    """A phone number or code as text, never through float: 1.4155552671E+10 → "14155552671"."""
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return str(int(value))
-    return to_text(value)
-
-
 def code_text(value: Any) -> str:
     """A code field, "" while none has arrived ("0" and "" both mean none)."""
     text = to_text(value)
@@ -1165,14 +1147,6 @@ def order_ref(value: Any) -> str:
     if isinstance(value, dict):
         return to_text(value.get("order_code", value.get("order_id")))
     return to_text(value)
-
-
-def flag(value: Any) -> bool | None:
-    """A 0/1 (or true/false) field as a bool; None when absent or unreadable."""
-    if isinstance(value, bool):
-        return value
-    number = to_int_or_none(value)
-    return None if number is None else number == 1
 
 
 def order_status(value: Any) -> OrderStatus:
