@@ -20,6 +20,14 @@ CLOUDFLARE_PAGE = """<!DOCTYPE html>
 </div></body></html>"""
 
 
+class Refusal(Exception):
+    """Raised by a handler's lookup (key, order, rental) to answer at once with `reply`."""
+
+    def __init__(self, reply: Reply):
+        super().__init__(reply.status)
+        self.reply = reply
+
+
 class Protocol:
     """One wire protocol mounted under `prefix`; subclasses fill `self.router`."""
 
@@ -49,7 +57,10 @@ class Protocol:
         handler, params, _name = found
         request.params = params
         with self.state.lock:
-            return handler(request)
+            try:
+                return handler(request)
+            except Refusal as refusal:
+                return refusal.reply
 
     # --- replies the server needs -------------------------------------------------
     def not_found(self, request: Request) -> Reply:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from providers.sandbox import catalog
 from providers.sandbox.http import Reply, Request, json_reply
-from providers.sandbox.protocols.base import Protocol, money2, seconds_left
+from providers.sandbox.protocols.base import Protocol, Refusal, money2, seconds_left
 from providers.sandbox.protocols.smsactivate import SmsActivate
 from providers.sandbox.state import (
     CANCELLED,
@@ -178,29 +178,29 @@ class SmsPool(Protocol):
             return self.stub.malformed(request)
         return Reply(200, b'{"success":1,"number":1415555,"order_id":"K7Q2', "application/json")
 
-    def _account(self, request: Request) -> Account | Reply:
+    def _account(self, request: Request) -> Account:
+        """The caller's account; raises Refusal with SMSPool's answer for a bad key."""
         key = self.api_key(request)
         if not key:
-            return missing("key")
+            raise Refusal(missing("key"))
         account = self.state.account(P, key)
         if account is None:
-            return json_reply(
-                403,
-                {
-                    "success": 0,
-                    "errors": [
-                        {"message": "Invalid API key", "param": "key", "description": KEY_HELP}
-                    ],
-                },
-            )
+            body = {
+                "success": 0,
+                "errors": [{"message": "Invalid API key", "param": "key", "description": KEY_HELP}],
+            }
+            raise Refusal(json_reply(403, body))
         return account
 
-    def _order(self, request: Request, account: Account, not_found: str) -> Order | Reply:
+    def _order(self, request: Request, account: Account, not_found: str) -> Order:
+        """The order named by `orderid`; raises Refusal when it is missing or unknown."""
         order_id = request.value("orderid")
         if not order_id:
-            return missing("orderid")
+            raise Refusal(missing("orderid"))
         order = self.state.order(P, account.api_key, order_id)
-        return order if order is not None else fail(404, not_found)
+        if order is None:
+            raise Refusal(fail(404, not_found))
+        return order
 
     # --- catalog ------------------------------------------------------------------------
     def countries(self, request: Request) -> Reply:
@@ -405,15 +405,11 @@ class SmsPool(Protocol):
     # --- account and orders -------------------------------------------------------------
     def balance(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         self.state.settle_account(account)
         return json_reply(200, {"balance": money2(account.balance)})
 
     def purchase(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         pair = self._pair(request)
         if isinstance(pair, Reply):
             return pair
@@ -475,11 +471,7 @@ class SmsPool(Protocol):
 
     def check(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         order = self._order(request, account, "We could not find this order!")
-        if isinstance(order, Reply):
-            return order
         return json_reply(200, self._check_body(order))
 
     def _check_body(self, order: Order) -> dict:
@@ -534,8 +526,6 @@ class SmsPool(Protocol):
 
     def active(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         self.state.settle_account(account)
         now = self.state.now()
         rows = [self._row(o, now) for o in reversed(account.open_orders.values())]
@@ -545,8 +535,6 @@ class SmsPool(Protocol):
 
     def history(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         self.state.settle_account(account)
         now = self.state.now()
         search = request.value("search").strip().lower()
@@ -566,8 +554,6 @@ class SmsPool(Protocol):
 
     def archive(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         self.state.settle_account(account)
         for order in account.orders.values():
             if not order.is_open:
@@ -578,11 +564,7 @@ class SmsPool(Protocol):
 
     def cancel(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         order = self._order(request, account, "We could not find this order!")
-        if isinstance(order, Reply):
-            return order
         try:
             refund = self.state.cancel(order)
         except SandboxError as exc:
@@ -600,8 +582,6 @@ class SmsPool(Protocol):
 
     def cancel_all(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         self.state.settle_account(account)
         refunded = []
         for order in list(account.open_orders.values()):
@@ -621,8 +601,6 @@ class SmsPool(Protocol):
 
     def resend(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         if not request.value("orderid"):
             return json_reply(
                 400,
@@ -637,8 +615,6 @@ class SmsPool(Protocol):
                 },
             )
         order = self._order(request, account, "This order could not be found.")
-        if isinstance(order, Reply):
-            return order
         try:
             fresh = self.state.resend_smspool(order)
         except SandboxError as exc:
@@ -661,11 +637,7 @@ class SmsPool(Protocol):
 
     def check_resend(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         order = self._order(request, account, "We could not find this order.")
-        if isinstance(order, Reply):
-            return order
         if not order.messages or order.status not in (RECEIVED, FINISHED):
             return fail(400, "This number cannot be resent at the moment, please try again later.")
         resends, cursor = 0, order
@@ -689,11 +661,7 @@ class SmsPool(Protocol):
     def activate(self, request: Request) -> Reply:
         """Pool Foxtrot only: keep the number for later re-sends (no refund after)."""
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         order = self._order(request, account, "We could not find this order!")
-        if isinstance(order, Reply):
-            return order
         if order.pool != 7:
             return fail(400, "You can only activate orders from pool: 7")
         return json_reply(
@@ -706,11 +674,7 @@ class SmsPool(Protocol):
 
     def reactivate(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
-        order = self._order(request, account, "We could not find this order!")
-        if isinstance(order, Reply):
-            return order
+        self._order(request, account, "We could not find this order!")
         return json_reply(
             200,
             {
@@ -721,9 +685,7 @@ class SmsPool(Protocol):
         )
 
     def clear_cache(self, request: Request) -> Reply:
-        account = self._account(request)
-        if isinstance(account, Reply):
-            return account
+        self._account(request)
         return json_reply(200, {"success": 1, "message": "Orders cleared successfully."})
 
     # --- rentals ------------------------------------------------------------------------
@@ -762,8 +724,6 @@ class SmsPool(Protocol):
 
     def rent(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         product = self._product(request)
         if product is None:
             return fail(
@@ -812,20 +772,19 @@ class SmsPool(Protocol):
             },
         )
 
-    def _rental(self, request: Request, account: Account, not_found: str) -> Rental | Reply:
+    def _rental(self, request: Request, account: Account, not_found: str) -> Rental:
+        """The rental named by `rental_code`; raises Refusal when missing or unknown."""
         code = request.value("rental_code")
         if not code:
-            return missing("rental_code")
+            raise Refusal(missing("rental_code"))
         rental = self.state.rental(P, account.api_key, code)
-        return rental if rental is not None else fail(404, not_found)
+        if rental is None:
+            raise Refusal(fail(404, not_found))
+        return rental
 
     def rental_messages(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         rental = self._rental(request, account, "No rental was found!")
-        if isinstance(rental, Reply):
-            return rental
         self.state.mark_rental_fetched(rental)
         messages = [
             {
@@ -841,11 +800,7 @@ class SmsPool(Protocol):
 
     def rental_status(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         rental = self._rental(request, account, "No rental was found!")
-        if isinstance(rental, Reply):
-            return rental
         # Asking for the status is what wakes a sleeping SMSPool line; the answer
         # that wakes it still says 0 ("available must be 1 before you send a
         # code"), the next one says 1.
@@ -868,11 +823,7 @@ class SmsPool(Protocol):
 
     def rental_refund(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         rental = self._rental(request, account, "This rental could not be found.")
-        if isinstance(rental, Reply):
-            return rental
         if rental.status == RENTAL_REFUNDED:
             return fail(400, "This number could not be refunded as you already have refunded it.")
         product = catalog.SMSPOOL_RENTAL_BY_ID[int(rental.product)]
@@ -895,11 +846,7 @@ class SmsPool(Protocol):
 
     def rental_extend(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         rental = self._rental(request, account, "This rental could not be found.")
-        if isinstance(rental, Reply):
-            return rental
         product = catalog.SMSPOOL_RENTAL_BY_ID[int(rental.product)]
         if not product.extend or rental.status != RENTAL_ACTIVE:
             return fail(
@@ -927,11 +874,7 @@ class SmsPool(Protocol):
 
     def rental_auto_extend(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         rental = self._rental(request, account, "No rental was found!")
-        if isinstance(rental, Reply):
-            return rental
         if not catalog.SMSPOOL_RENTAL_BY_ID[int(rental.product)].extend:
             return fail(400, "This rental cannot be extended.")
         rental.auto_extend = not rental.auto_extend  # the live API toggles
@@ -946,8 +889,6 @@ class SmsPool(Protocol):
 
     def rentals(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         self.state.settle_account(account)
         rows = []
         for rental in account.rentals.values():
@@ -970,11 +911,7 @@ class SmsPool(Protocol):
 
     def rental_info(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         rental = self._rental(request, account, "No rental was found!")
-        if isinstance(rental, Reply):
-            return rental
         product = catalog.SMSPOOL_RENTAL_BY_ID[int(rental.product)]
         service = catalog.SERVICE_BY_SLUG.get(rental.service)
         return json_reply(
@@ -1009,11 +946,7 @@ class SmsPool(Protocol):
 
     def rental_reset(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         rental = self._rental(request, account, "No rental was found!")
-        if isinstance(rental, Reply):
-            return rental
         if catalog.SMSPOOL_RENTAL_BY_ID[int(rental.product)].pool != 7:
             return fail(400, "You cannot reset the port for this type of rental.")
         return json_reply(
@@ -1027,8 +960,6 @@ class SmsPool(Protocol):
 
     def rental_history(self, request: Request) -> Reply:
         account = self._account(request)
-        if isinstance(account, Reply):
-            return account
         self.state.settle_account(account)
         actions = {
             "rental": "activate",
