@@ -17,7 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 PROTOCOLS = ("smspool", "numpool", "smscode", "smsactivate")
-FAILURE_MODES = ("http_500", "timeout", "html", "malformed", "drop")
+# "drop" hangs up before the upstream acts; "timeout", "slow" and "drop_after" act
+# first and then stall, answer late, or hang up: the outcome the caller cannot know.
+FAILURE_MODES = ("http_500", "timeout", "html", "malformed", "drop", "slow", "drop_after")
 # Queue-only spellings that pin the HTML page's status instead of picking one.
 QUEUE_ONLY_MODES = ("html_200", "html_503")
 
@@ -28,6 +30,26 @@ DEFAULT_RATE_LIMITS: dict[str, list[float] | None] = {
     "smscode": [300, 60.0],
     "smsactivate": [40, 1.0],
 }
+# Wire dialects each protocol can speak, the default first. Where provider
+# documents disagree or allow variants, the sandbox plays each one:
+#   smspool       postman: sms/resend answers a new order_id and a charge;
+#                 seed: resend keeps the same order, rental listings carry no
+#                 is_refundable field
+#   smspool_stub  full: every SMS-Activate action; minimal: only what SMSPool
+#                 lists (getCountries, getServicesList, getPrices and
+#                 getActiveActivations answer BAD_ACTION)
+#   smscode       sdk: smscode-wire-facts.md (/v1/orders/create, rows with id, code);
+#                 guide: the integration guide (POST /v1/orders, DELETE
+#                 /v1/orders/{id}, rows with country_id, available_count)
+#   smsactivate   full: every action; minimal: no catalogue or bulk actions
+DIALECTS: dict[str, tuple[str, ...]] = {
+    "smspool": ("postman", "seed"),
+    "smspool_stub": ("full", "minimal"),
+    "numpool": ("default",),
+    "smscode": ("sdk", "guide"),
+    "smsactivate": ("full", "minimal"),
+}
+CATALOG_SIZES = ("demo", "live")
 DEFAULT_LIFETIMES = {"smspool": 1200.0, "numpool": 1200.0, "smscode": 1200.0, "smsactivate": 1200.0}
 
 
@@ -61,6 +83,17 @@ class SandboxConfig:
     # Per protocol: {mode: probability} for the modes in FAILURE_MODES.
     failures: dict[str, dict[str, float]] = field(default_factory=dict)
     failure_timeout_seconds: float = 30.0
+    # "slow": the upstream acts, then answers after this many seconds.
+    slow_seconds: float = 3.0
+    # Per protocol: the endpoints random failures apply to (all when absent),
+    # e.g. {"smspool": ["/purchase/sms"]}; names as in stats' by_endpoint.
+    failure_endpoints: dict[str, list[str]] = field(default_factory=dict)
+    # Which dialect each protocol speaks (see DIALECTS): keys are a protocol
+    # scope ("smscode") or an API key ("sbx_guide"), which wins for that key.
+    dialects: dict[str, str] = field(default_factory=dict)
+    # "live" serves catalogues at a real provider's size (150 countries x
+    # 1,000+ services, several pools) in the same row shapes.
+    catalog_size: str = "demo"
     rate_limits_enabled: bool = True
     rate_limits: dict[str, list[float] | None] = field(
         default_factory=lambda: {k: list(v) if v else None for k, v in DEFAULT_RATE_LIMITS.items()}
@@ -109,6 +142,19 @@ class SandboxConfig:
                 return True
         return False
 
+    def dialect(self, scope: str, api_key: str = "") -> str:
+        """The dialect `scope` speaks to `api_key`: the key's own, the scope's, or the default."""
+        known = DIALECTS[scope]
+        for name in (api_key, scope):
+            if name and self.dialects.get(name) in known:
+                return self.dialects[name]
+        return known[0]
+
+    def fails_endpoint(self, protocol: str, endpoint: str) -> bool:
+        """Whether random failures apply to `endpoint` of `protocol`."""
+        only = self.failure_endpoints.get(protocol)
+        return not only or endpoint in only
+
     def default_balance(self, protocol: str) -> Decimal:
         if protocol == "smscode":
             return Decimal(int(self.default_balance_idr))
@@ -156,6 +202,14 @@ class SandboxConfig:
         for scope in self.out_of_stock:
             if scope not in (*PROTOCOLS, "all"):
                 raise ConfigError(f"Unknown out_of_stock scope {scope!r}.")
+        for name, dialect in self.dialects.items():
+            allowed = DIALECTS.get(name) or {d for ds in DIALECTS.values() for d in ds}
+            if dialect not in allowed:
+                raise ConfigError(f"Unknown dialect {dialect!r} for {name!r}.")
+        if self.catalog_size not in CATALOG_SIZES:
+            raise ConfigError(f"catalog_size is one of {', '.join(CATALOG_SIZES)}.")
+        if self.slow_seconds < 0:
+            raise ConfigError("slow_seconds cannot be negative.")
         if self.rental_message_min_seconds > self.rental_message_max_seconds:
             raise ConfigError("rental_message_min_seconds exceeds rental_message_max_seconds.")
 
@@ -188,6 +242,10 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
                 return {k: _iso_list(v) for k, v in value.items()}
             if f.name == "rate_limits":
                 return {k: _limit(v) for k, v in value.items()}
+            if f.name == "failure_endpoints":
+                return {k: [str(e) for e in v] for k, v in value.items()}
+            if f.name == "dialects":
+                return {str(k): str(v) for k, v in value.items()}
             return value
         if kind == "bool":
             if isinstance(value, str):

@@ -99,7 +99,10 @@ class Control:
         try:
             for protocol in protocols:
                 self.server.faults.enqueue(
-                    str(protocol), str(body.get("mode")), int(body.get("count", 1))
+                    str(protocol),
+                    str(body.get("mode")),
+                    int(body.get("count", 1)),
+                    endpoint=str(body.get("endpoint") or ""),
                 )
         except (TypeError, ValueError) as exc:
             return bad(str(exc))

@@ -19,12 +19,14 @@ class Faults:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.lock = threading.Lock()
-        self.queues: dict[str, deque[str]] = {p: deque() for p in PROTOCOLS}
+        # Each queued failure is (mode, endpoint); "" matches any endpoint.
+        self.queues: dict[str, deque[tuple[str, str]]] = {p: deque() for p in PROTOCOLS}
         self.rng = random.Random(config.seed)
         self.injected: dict[str, dict[str, int]] = {p: {} for p in PROTOCOLS}
 
-    def enqueue(self, protocol: str, mode: str, count: int = 1) -> None:
-        """Fail the next `count` requests of `protocol` with `mode` (0 clears the queue)."""
+    def enqueue(self, protocol: str, mode: str, count: int = 1, endpoint: str = "") -> None:
+        """Fail the next `count` requests of `protocol` (to `endpoint`, when given)
+        with `mode`; a count of 0 clears the queue."""
         if protocol not in PROTOCOLS:
             raise ValueError(f"Unknown protocol {protocol!r}.")
         if mode not in FAILURE_MODES + QUEUE_ONLY_MODES:
@@ -32,17 +34,26 @@ class Faults:
         with self.lock:
             if count <= 0:
                 self.queues[protocol].clear()
-            self.queues[protocol].extend([mode] * max(0, count))
+            self.queues[protocol].extend([(mode, endpoint)] * max(0, count))
 
-    def pick(self, protocol: str) -> str | None:
+    def pick(self, protocol: str, endpoint: str = "") -> str | None:
         """The failure mode for this request, or None to serve it normally."""
         with self.lock:
-            queue = self.queues[protocol]
-            mode = queue.popleft() if queue else self._roll(protocol)
+            mode = self._dequeue(protocol, endpoint)
+            if mode is None and self.config.fails_endpoint(protocol, endpoint):
+                mode = self._roll(protocol)
             if mode:
                 counts = self.injected[protocol]
                 counts[mode] = counts.get(mode, 0) + 1
             return mode
+
+    def _dequeue(self, protocol: str, endpoint: str) -> str | None:
+        queue = self.queues[protocol]
+        for index, (mode, wanted) in enumerate(queue):
+            if not wanted or wanted == endpoint:
+                del queue[index]
+                return mode
+        return None
 
     def _roll(self, protocol: str) -> str | None:
         rates = self.config.failures.get(protocol)
@@ -67,7 +78,11 @@ class Faults:
     def snapshot(self) -> dict[str, object]:
         with self.lock:
             return {
-                "queued": {p: list(q) for p, q in self.queues.items() if q},
+                "queued": {
+                    p: [f"{mode}@{where}" if where else mode for mode, where in q]
+                    for p, q in self.queues.items()
+                    if q
+                },
                 "injected": {p: dict(c) for p, c in self.injected.items() if c},
             }
 

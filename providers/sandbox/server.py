@@ -157,7 +157,7 @@ class SandboxServer:
         self.state.stats.count(app.name, key, endpoint, limited=wait is not None)
         if wait is not None:
             return app.rate_limited(request, wait), 0
-        mode = self.faults.pick(app.name)
+        mode = self.faults.pick(app.name, endpoint)
         if mode == "http_500":
             return app.server_error(request), 0
         if mode and mode.startswith("html"):
@@ -167,8 +167,12 @@ class SandboxServer:
         if mode == "drop":
             return Reply(0, b"", drop=True), 0
         reply = app.handle(request)
-        # A timeout is the worst case for a write: the upstream acts, the answer never comes.
-        return reply, self.config.failure_timeout_seconds if mode == "timeout" else 0
+        # The worst cases for a write: the upstream acts, and then the answer comes
+        # too late for the caller ("timeout"), late ("slow") or never ("drop_after").
+        if mode == "drop_after":
+            return Reply(0, b"", drop=True), 0
+        delays = {"timeout": self.config.failure_timeout_seconds, "slow": self.config.slow_seconds}
+        return reply, delays.get(mode, 0)
 
     def too_large(self, path: str) -> Reply:
         return text_reply(413, "Request Entity Too Large")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -101,3 +103,56 @@ def test_it_switches_rate_limits_off(api, key, server):
     server.state.config.update({"rate_limits_enabled": False})
     server.limiter.clock = lambda: 500.0
     assert all(api.smspool("/request/balance", key).status_code == 200 for _ in range(40))
+
+
+def test_it_answers_slowly_after_doing_the_work(api, key, server):
+    server.state.config.slow_seconds = 0.6
+    api.fail_next("numpool", "slow")
+    started = time.monotonic()
+    response = api.numpool("POST", "/buy", key, json={"service": "wa", "country": 187})
+    assert response.status_code == 200 and time.monotonic() - started >= 0.6
+    orders = api.control("GET", f"/orders?protocol=numpool&api_key={key}").json()
+    assert [o["order_id"] for o in orders] == [str(response.json()["order_id"])]
+
+
+def test_it_hangs_up_after_doing_the_work(api, key):
+    api.fail_next("numpool", "drop_after")
+    with pytest.raises(requests.ConnectionError):
+        api.numpool("POST", "/buy", key, json={"service": "wa", "country": 187})
+    orders = api.control("GET", f"/orders?protocol=numpool&api_key={key}").json()
+    assert len(orders) == 1  # sold and charged; only the answer was lost
+
+
+def test_a_queued_failure_can_wait_for_its_endpoint(api, key):
+    api.control(
+        "POST", "/fail", {"protocol": "smspool", "mode": "http_500", "endpoint": "/purchase/sms"}
+    )
+    assert api.smspool("/request/balance", key).status_code == 200  # not the purchase
+    assert api.smspool("/purchase/sms", key, service=1, country=1).status_code == 500
+    assert api.control("GET", "/fail").json()["queued"] == {}
+
+
+def test_random_failures_can_be_limited_to_some_endpoints(api, key, server):
+    server.state.config.update(
+        {
+            "failures": {"smspool": {"http_500": 1.0}},
+            "failure_endpoints": {"smspool": ["/purchase/sms"]},
+        }
+    )
+    assert api.smspool("/request/balance", key).status_code == 200
+    assert api.smspool("/purchase/sms", key, service=1, country=1).status_code == 500
+
+
+def test_dialects_are_chosen_per_key_before_per_protocol(server):
+    config = server.state.config
+    config.update({"dialects": {"smscode": "guide", "sbx_sdk_one": "sdk"}})
+    assert config.dialect("smscode", "sbx_other") == "guide"
+    assert config.dialect("smscode", "sbx_sdk_one") == "sdk"
+    assert config.dialect("smspool", "sbx_other") == "postman"  # the default
+
+
+def test_an_unknown_dialect_is_refused(server):
+    from providers.sandbox.config import ConfigError
+
+    with pytest.raises(ConfigError):
+        server.state.config.update({"dialects": {"smscode": "klingon"}})
