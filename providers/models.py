@@ -56,6 +56,10 @@ class ProviderAccount(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     last_ok_at = models.DateTimeField(null=True, blank=True)
     catalog_synced_at = models.DateTimeField(null=True, blank=True)
+    # What this account's host was found to speak, learned by its client and
+    # remembered: {"dialect": "guide"} (SMSCode), {"missing": ["bulk_active"]}
+    # (an SMS-Activate host answering BAD_ACTION). See ProviderClient.learn.
+    wire_facts = models.JSONField(default=dict, blank=True, editable=False)
 
     # Overrides for the provider's published rate limit (requests per seconds).
     rate_limit_requests = models.PositiveIntegerField(null=True, blank=True)
@@ -122,11 +126,23 @@ class ProviderAccount(models.Model):
             **transport_options,
         )
         return self.client_class(
-            base_url=self.base_url, api_key=api_key, transport=transport, currency=self.currency
+            base_url=self.base_url,
+            api_key=api_key,
+            transport=transport,
+            currency=self.currency,
+            facts=self.wire_facts,
+            on_learn=self._remember_facts,
         )
 
+    def _remember_facts(self, facts: dict) -> None:
+        self.wire_facts = facts
+        ProviderAccount.objects.filter(pk=self.pk).update(wire_facts=facts)
+
     def supports(self, capability) -> bool:
-        return capability in self.client_class.capabilities
+        """Whether the protocol has `capability` and this account's host was not found
+        to lack it."""
+        missing = (self.wire_facts or {}).get("missing", [])
+        return capability in self.client_class.capabilities and str(capability) not in missing
 
     # --- health bookkeeping ------------------------------------------------------------
     def record_ok(self, *, balance: Decimal | None = None, currency: str = "") -> None:

@@ -10,6 +10,7 @@ callers ask instead of guessing.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -60,17 +61,41 @@ class ProviderClient:
         api_key: str,
         transport: Transport | None = None,
         currency: str = "",
+        facts: dict | None = None,
+        on_learn: Callable[[dict], None] | None = None,
     ):
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.api_key = api_key
         self.currency = currency or self.default_currency
         self.transport = transport or Transport(label=self.kind, secrets=(api_key,))
+        # What the host was found to speak (see learn); kept by the caller between clients.
+        self.facts = dict(facts or {})
+        self.on_learn = on_learn
 
     def __repr__(self) -> str:  # never show the key
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     def supports(self, capability: Capability) -> bool:
-        return capability in self.capabilities
+        missing = self.facts.get("missing", [])
+        return capability in self.capabilities and str(capability) not in missing
+
+    # --- what the host speaks -------------------------------------------------
+    def learn(self, name: str, value: Any) -> None:
+        """Remember a fact about the host (a dialect, a missing action) for the next client.
+
+        Facts are per account: `ProviderAccount.client()` passes them in and stores
+        what `on_learn` receives.
+        """
+        if self.facts.get(name) == value:
+            return
+        self.facts[name] = value
+        if self.on_learn is not None:
+            self.on_learn(dict(self.facts))
+
+    def learn_missing(self, capability: Capability) -> None:
+        """Remember that the host lacks `capability` (e.g. answers BAD_ACTION for it)."""
+        missing = sorted({*self.facts.get("missing", []), str(capability)})
+        self.learn("missing", missing)
 
     def _unsupported(self, what: str):
         raise Unsupported(f"{self.name or self.kind} does not support {what}.")
