@@ -148,3 +148,84 @@ def test_it_limits_to_40_requests_a_second(api, key, server):
     limited = statuses[40]
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"
     assert limited.text == "TOO_MANY_REQUESTS"  # a plain-text token, like every answer
+
+
+# --- the minimal dialect: no catalogue or bulk actions ----------------------------------------
+CATALOGUE_AND_BULK = [
+    "getCountries",
+    "getServicesList",
+    "getPrices",
+    "getNumbersStatus",
+    "getActiveActivations",
+    "getRentServicesAndCountries",
+    "getRentList",
+]
+STUB = "/smspool"
+
+
+def minimal(server, scope_or_key):
+    server.state.config.update({"dialects": {scope_or_key: "minimal"}})
+
+
+def test_it_answers_bad_action_to_catalogue_and_bulk_actions_when_minimal(api, key, server):
+    minimal(server, "smsactivate")
+    for action in CATALOGUE_AND_BULK:
+        assert api.sa(key, action, country="187").text == "BAD_ACTION", action
+
+
+def test_it_still_sells_polls_and_cancels_when_minimal(api, key, server):
+    minimal(server, "smsactivate")
+    assert api.sa(key, "getBalance").text == "ACCESS_BALANCE:100.00"
+    body = api.sa(key, "getNumberV2", service="tg", country="16").json()  # V2 stays
+    assert body["phoneNumber"].startswith("44") and body["activationCost"] > 0
+    order_id, _phone = get_number(api, key)
+    assert api.sa(key, "getStatus", id=order_id).text == "STATUS_WAIT_CODE"
+    assert api.sa(key, "setStatus", id=order_id, status="8").text == "EARLY_CANCEL_DENIED"
+    api.deliver("smsactivate", order_id, "Your WhatsApp code is 482-913")
+    assert api.sa(key, "getStatus", id=order_id).text == "STATUS_OK:482913"
+    assert api.sa(key, "getFullSms", id=order_id).text == "FULL_SMS:Your WhatsApp code is 482-913"
+    assert api.sa(key, "setStatus", id=order_id, status="6").text == "ACCESS_ACTIVATION"
+    rented = api.sa(key, "getRentNumber", service="wa", country="187", rent_time="4").json()
+    assert rented["status"] == "success"  # only the rental catalogue and list are missing
+
+
+def test_it_keeps_every_action_in_the_full_dialect(api, key):
+    for action in CATALOGUE_AND_BULK:
+        assert api.sa(key, action, country="187").text != "BAD_ACTION", action
+
+
+def test_smspools_stub_keeps_only_what_smspool_lists_when_minimal(api, key, server):
+    minimal(server, "smspool_stub")
+    for action in [*CATALOGUE_AND_BULK, "getNumberV2"]:
+        answer = api.sa(key, action, prefix=STUB, service="wa", country="16")
+        assert answer.text == "BAD_ACTION", action
+    assert api.sa(key, "getBalance", prefix=STUB).text == "ACCESS_BALANCE:100.00"
+    token, order_id, phone = api.sa(key, "getNumber", STUB, service="wa", country="16").text.split(
+        ":"
+    )
+    assert token == "ACCESS_NUMBER" and phone.startswith("44")
+    assert api.sa(key, "getStatus", STUB, id=order_id).text == "STATUS_WAIT_CODE"
+    early = api.sa(key, "setStatus", STUB, id=order_id, status="8").text
+    assert early == "EARLY_CANCEL_DENIED"
+    api.deliver("smspool", order_id, "Your WhatsApp code is 246-810")
+    assert api.sa(key, "getStatus", STUB, id=order_id).text == "STATUS_OK:246810"
+    full = api.sa(key, "getFullSms", STUB, id=order_id).text
+    assert full == "FULL_SMS:Your WhatsApp code is 246-810"
+    assert api.sa(key, "setStatus", STUB, id=order_id, status="6").text == "ACCESS_ACTIVATION"
+
+
+def test_smspools_stub_in_the_full_dialect_answers_the_catalogue_and_v2(api, key):
+    assert api.sa(key, "getCountries", STUB).json()["187"]["eng"] == "United States"
+    body = api.sa(key, "getNumberV2", STUB, service="wa", country="16").json()
+    assert body["phoneNumber"].startswith("44")
+    listed = api.sa(key, "getActiveActivations", STUB).json()
+    assert listed["activeActivations"][0]["activationId"] == str(body["activationId"])
+
+
+def test_the_dialect_is_chosen_per_key(api, key, server):
+    minimal(server, key)
+    other = key + "_full"
+    assert api.sa(key, "getCountries", STUB).text == "BAD_ACTION"
+    assert api.sa(key, "getCountries").text == "BAD_ACTION"
+    assert api.sa(other, "getCountries", STUB).json()["16"]["eng"] == "United Kingdom"
+    assert api.sa(other, "getCountries").json()["16"]["eng"] == "United Kingdom"

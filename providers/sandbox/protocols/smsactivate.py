@@ -4,6 +4,12 @@ Mounted twice: under /smsactivate for a generic SMS-Activate clone with its
 own accounts and rentals, and inside /smspool at /stubs/handler_api where it
 shares the SMSPool account, balance and orders (SMS-Activate country and
 service ids unless `setting=smspool`; no rentals there).
+
+Each mount speaks a dialect (`config.dialect`): "full" answers every action;
+"minimal" answers BAD_ACTION, as the protocol does for an action a host lacks,
+to the catalogue and bulk actions. SMSPool's stub in "minimal" keeps only what
+SMSPool lists (smspool-api-overview-status-codes.txt: pool, maxPrice, action,
+country, service; no getNumberV2).
 """
 
 from __future__ import annotations
@@ -33,6 +39,21 @@ from providers.sandbox.state import (
 
 USD_NUMERIC = 840  # ISO 4217 numeric code, as SMS-Activate reports currency
 HOUR = 3600
+
+# What a "minimal" SMS-Activate host lacks: the catalogue and the bulk lists.
+CATALOGUE_AND_BULK = frozenset(
+    {
+        "getCountries",
+        "getServicesList",
+        "getPrices",
+        "getNumbersStatus",
+        "getActiveActivations",
+        "getRentServicesAndCountries",
+        "getRentList",
+    }
+)
+# All that SMSPool's stub answers in "minimal": buying, polling, status, balance.
+STUB_MINIMAL = frozenset({"getBalance", "getNumber", "getStatus", "setStatus", "getFullSms"})
 
 
 def token(text: str) -> Reply:
@@ -108,10 +129,18 @@ class SmsActivate(Protocol):
         account = self.state.account(self.family, self.api_key(request))
         if account is None:
             return token("BAD_KEY")
-        action = self.actions.get(request.value("action"))
-        if action is None:
+        name = request.value("action")
+        action = self.actions.get(name)
+        if action is None or not self._speaks(name, account.api_key):
             return token("BAD_ACTION")
         return action(request, account)
+
+    def _speaks(self, action: str, api_key: str) -> bool:
+        """Whether the dialect this key is served in has `action`."""
+        scope = "smspool_stub" if self.stub else "smsactivate"
+        if self.state.config.dialect(scope, api_key) != "minimal":
+            return True
+        return action in STUB_MINIMAL if self.stub else action not in CATALOGUE_AND_BULK
 
     # --- id mapping -------------------------------------------------------------------
     def _smspool_ids(self, request: Request) -> bool:
