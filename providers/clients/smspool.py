@@ -132,6 +132,25 @@ TYPE_ERRORS: dict[str, type[ProviderError]] = {
     "PRICE_NOT_FOUND": PriceTooHigh,
 }
 
+# SMSPool's own "not found" answers name what is missing. Documented bodies,
+# all {"success": 0, "message": ...} with HTTP 404 unless noted:
+#   "We could not find this order!"   sms/check (endpoint page), sms/cancel, sms/activate
+#   "We could not find this order."   sms/check_resend
+#   "This order could not be found."  sms/resend
+#   "This rental could not be found." rental/refund, rental/extend
+#   "No rental was found!"            rental/retrieve_messages, retrieve_status, reset, info
+#   "No available rentals found for your search."  rental/retrieve_all
+#   "We could not find your preorder!" preorder/check; "This preorder does not exist." (200)
+#   "Cannot find this account."       business/user/update, business/user/history
+# The same words inside an `errors[]` entry count too. A bare "Not found" (a
+# proxy, a wrong base URL, a path the host does not serve) does not: it names nothing.
+NOT_FOUND_WORDING = re.compile(
+    r"(?:could(?:n'?t| not)|cannot|can'?t) find (?:this|your|the) (?:order|rental|preorder|account)"
+    r"|(?:order|rental|preorder|account) could not be found"
+    r"|no (?:available )?rentals? (?:was |were )?found"
+    r"|(?:order|rental|preorder) does not exist"
+)
+
 # Flat `message` failures carry no code, so the wording decides. Order
 # matters: "couldn't find an available number" is stock, not a missing order.
 MESSAGE_ERRORS: tuple[tuple[re.Pattern[str], type[ProviderError]], ...] = (
@@ -147,13 +166,7 @@ MESSAGE_ERRORS: tuple[tuple[re.Pattern[str], type[ProviderError]], ...] = (
     ),
     (re.compile(r"cannot be cancell?ed yet"), CancelTooEarly),
     (re.compile(r"no price was found|suitable pool below the price"), PriceTooHigh),
-    (
-        re.compile(
-            r"could(?:n'?t| not) find|cannot find|could not be found|no rental was found"
-            r"|does not exist"
-        ),
-        NotFound,
-    ),
+    (NOT_FOUND_WORDING, NotFound),
     (re.compile(r"something (?:went|has gone) (?:horribly )?wrong"), UpstreamUnavailable),
 )
 
@@ -169,6 +182,10 @@ DEFAULT_RETRY_AFTER: dict[type[ProviderError], float] = {
     CancelTooEarly: CANCEL_RETRY_AFTER,
     RateLimited: RATE_RETRY_AFTER,
 }
+
+# "You cannot refund a rental after 12 hours or after receiving one message."
+# (the endpoint page's refund failure): the rule where a listing states none.
+DEFAULT_REFUND_HOURS = 12
 
 OLD_PARAM_ERROR = re.compile(r"param:\s*(\w+)", re.IGNORECASE)
 REFUNDED_AMOUNT = re.compile(r"refunded\s+\$?(\d+(?:\.\d+)?)", re.IGNORECASE)
@@ -625,7 +642,15 @@ class SmsPoolClient(ProviderClient):
         return self._post("/sms/cancel_all", parse=parse, idempotent=False)
 
     def resend(self, order_id: str) -> ResendResult:
-        """Ask for another code; returns the NEW order id SMSPool issues, and its charge."""
+        """Ask for another code on the same number; returns the order that now waits for it.
+
+        Two documented answers: the collection's `{success, message, order_id,
+        charge}` (a NEW order id, and what the resend cost) and the endpoint
+        page's `{success, message, resend}` (the same order waits again; no
+        charge stated, so `charge` is None). A missing or empty `order_id`
+        means the same order. Raises InvalidRequest when SMSPool refuses,
+        NotFound when it does not know the order.
+        """
 
         def parse(body: Any) -> ResendResult:
             expect(isinstance(body, dict), "resend answer")
@@ -707,7 +732,7 @@ class SmsPoolClient(ProviderClient):
     def _rental_offer(self, key: str, row: dict, *, extendable: bool) -> RentalOffer:
         offer_id = to_text(row.get("ID")) or key
         expect(bool(offer_id), "rental offer id")
-        refundable = to_int_or_none(row.get("is_refundable")) == 1
+        refundable, refund_within = refund_terms(row)
         return RentalOffer(
             id=offer_id,
             name=clean_name(row.get("tag") or row.get("name")),
@@ -716,7 +741,7 @@ class SmsPoolClient(ProviderClient):
             unit="day",
             extendable=extendable,
             refundable=refundable,
-            refund_within_hours=to_int_or_none(row.get("refund_within")) if refundable else None,
+            refund_within_hours=refund_within,
             single_service_durations=day_prices(row.get("single_service")),
         )
 
@@ -986,12 +1011,21 @@ def load_json(response: Response) -> Any:
 
 
 def error_for(body: Any, status: int) -> ProviderError:
-    """The taxonomy error for a failure body, with the provider's message."""
+    """The taxonomy error for a failure body, with the provider's message.
+
+    A 404 is NotFound only when SMSPool itself says the order or rental is
+    missing; any other 404 is UpstreamUnavailable, so no caller closes an
+    order (or books a refund) because a proxy or a wrong base URL said 404.
+    """
+    if status == 404 and not is_envelope(body):
+        return foreign_404()
     envelope = body if isinstance(body, dict) else {}
     field_errors = dict(field_errors_of(envelope))
     message = failure_message(envelope)
     kind = to_text(envelope.get("type"))
     cls = classify_failure(kind.upper(), message, field_errors, status)
+    if cls is UpstreamUnavailable and status == 404:
+        return foreign_404()
     retry_after = DEFAULT_RETRY_AFTER.get(cls)
     if cls is RateLimited and BAN_WORDING.search(message):
         retry_after = BAN_RETRY_AFTER
@@ -1000,6 +1034,18 @@ def error_for(body: Any, status: int) -> ProviderError:
         provider_code=kind,
         field_errors=field_errors,
         retry_after=retry_after,
+    )
+
+
+def is_envelope(body: Any) -> bool:
+    """True for SMSPool's failure envelope: a top-level `success: 0` or `errors[]` entries."""
+    return isinstance(body, dict) and (is_false(body.get("success")) or bool(error_entries(body)))
+
+
+def foreign_404() -> UpstreamUnavailable:
+    # No body text: whatever answered is not SMSPool, and may echo the request.
+    return UpstreamUnavailable(
+        'SMSPool answered HTTP 404 without its own "not found" error; check the base URL.'
     )
 
 
@@ -1068,7 +1114,8 @@ def classify_failure(
     if field_errors:
         return InvalidRequest
     if status == 404:
-        return NotFound
+        # SMSPool's envelope, but no wording of its "not found": not proof the order is gone.
+        return UpstreamUnavailable
     return InvalidRequest  # 400, 422 without a type, or a 200 with success: 0
 
 
@@ -1269,6 +1316,21 @@ def day_prices(value: Any) -> dict[int, Decimal]:
         if length and length > 0 and amount is not None:
             prices[length] = amount
     return dict(sorted(prices.items()))
+
+
+def refund_terms(row: dict) -> tuple[bool, int | None]:
+    """(refundable, within how many hours) for a rental offer row.
+
+    The collection's rows say it (`is_refundable`, `refund_within`); the
+    endpoint page's rows say nothing, and its rule then applies to every
+    rental: refundable within 12 hours and before the first message.
+    """
+    if row.get("is_refundable") is None:
+        return True, DEFAULT_REFUND_HOURS
+    if flag(row.get("is_refundable")) is not True:
+        return False, None
+    hours = to_int_or_none(row.get("refund_within"))
+    return True, DEFAULT_REFUND_HOURS if hours is None else hours
 
 
 def rental_messages(items: list[dict]) -> list[Message]:

@@ -932,6 +932,9 @@ TEXT_EXAMPLES: list[tuple[str, str, Callable[[SmsPoolClient], Any], Any, Any]] =
                 durations={7: Decimal(18), 14: Decimal(25), 30: Decimal(30)},
                 currency="USD",
                 extendable=True,
+                # No is_refundable: the page's rule, 12 hours and before a message.
+                refundable=True,
+                refund_within_hours=12,
             )
         ],
     ),
@@ -1503,7 +1506,8 @@ def test_it_strips_html_from_provider_messages(client, mocked):
         (200, {"success": 0, "message": "Invalid API key"}, AuthFailed),
         (401, {"success": 0}, AuthFailed),
         (422, {"success": 0, "message": "Unusual failure"}, InvalidRequest),
-        (404, {"success": 0, "message": "Gone"}, NotFound),
+        # SMSPool's envelope, but not its "not found" wording: nothing proves the order gone.
+        (404, {"success": 0, "message": "Gone"}, UpstreamUnavailable),
         (
             400,
             {"success": 0, "errors": [{"message": "Bad value", "param": "pool"}]},
@@ -1598,6 +1602,128 @@ def test_it_reports_a_locked_cancel_in_either_wording(client, mocked, message, s
         client.cancel("X")
     assert caught.value.retry_after == 10.0
     assert len(mocked.calls) == 1  # a write is never repeated
+
+
+# SMSPool's own "not found" answers, exactly as documented (HTTP 404 each), and
+# a call that reaches each endpoint.
+DOCUMENTED_NOT_FOUND: list[tuple[str, Callable[[SmsPoolClient], Any], str]] = [
+    ("/sms/check", lambda c: c.get_order("X"), "We could not find this order!"),
+    ("/sms/cancel", lambda c: c.cancel("X"), "We could not find this order!"),
+    ("/sms/activate", lambda c: c.activate_order("X"), "We could not find this order!"),
+    ("/sms/check_resend", lambda c: c.check_resend("X"), "We could not find this order."),
+    ("/sms/resend", lambda c: c.resend("X"), "This order could not be found."),
+    ("/rental/refund", lambda c: c.refund_rental("R"), "This rental could not be found."),
+    ("/rental/extend", lambda c: c.extend_rental("R", 30), "This rental could not be found."),
+    ("/rental/retrieve_messages", lambda c: c.list_rental_messages("R"), "No rental was found!"),
+    ("/rental/retrieve_status", lambda c: c.rental_status("R"), "No rental was found!"),
+    ("/rental/reset", lambda c: c.reset_rental("R"), "No rental was found!"),
+    ("/rental/info", lambda c: c.rental_info("R"), "No rental was found!"),
+]
+# Calls whose 404 would close an order or a rental if read as "gone".
+ORDER_AND_RENTAL_CALLS = {path: call for path, call, _message in DOCUMENTED_NOT_FOUND}
+ORDER_AND_RENTAL_CALLS["/sms/reactivate"] = lambda c: c.reactivate_order("X")
+
+# 404s that are not SMSPool saying "not found": a proxy, a wrong base URL, a
+# path the host does not serve.
+FOREIGN_404_BODIES = {
+    "html page": "<html><head><title>404 Not Found</title></head><body>nginx</body></html>",
+    "empty body": "",
+    "generic json error": '{"error": "Not found"}',
+    "sandbox unknown path": '{"error": "Unknown sandbox path.", "urls": {}}',
+    "json message only": '{"message": "Not Found", "statusCode": 404}',
+    "json list": "[]",
+    "json null": "null",
+    "envelope naming nothing": '{"success": 0, "message": "Not found"}',
+    "envelope, unknown endpoint": '{"success": 0, "message": "This endpoint does not exist."}',
+    "envelope without message": '{"success": 0}',
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "call", "message"),
+    [pytest.param(*case, id=case[0]) for case in DOCUMENTED_NOT_FOUND],
+)
+def test_it_reads_smspools_own_404_as_not_found(client, mocked, path, call, message):
+    answer(mocked, path, {"success": 0, "message": message}, 404)
+    Raises(NotFound, message=message).check(lambda: call(client))
+
+
+@pytest.mark.parametrize("path", ["/sms/check", "/rental/retrieve_status"])
+def test_it_reads_not_found_inside_the_errors_envelope(client, mocked, path):
+    body = {"success": 0, "errors": [{"message": "We could not find this order!"}]}
+    if path.startswith("/rental"):
+        body = {"success": 0, "errors": [{"message": "No rental was found!"}]}
+    answer(mocked, path, body, 404)
+    with pytest.raises(NotFound):
+        ORDER_AND_RENTAL_CALLS[path](client)
+
+
+@pytest.mark.parametrize("body", FOREIGN_404_BODIES.values(), ids=FOREIGN_404_BODIES.keys())
+@pytest.mark.parametrize("path", ORDER_AND_RENTAL_CALLS)
+def test_it_reads_any_other_404_as_upstream_unavailable(client, mocked, path, body):
+    answer(mocked, path, body, 404)
+    with pytest.raises(UpstreamUnavailable) as caught:
+        ORDER_AND_RENTAL_CALLS[path](client)
+    assert type(caught.value) is UpstreamUnavailable  # never NotFound: nothing gets closed
+    assert caught.value.retryable
+
+
+def test_it_does_not_repeat_a_write_that_met_a_foreign_404(client, mocked):
+    answer(mocked, "/sms/cancel", '{"error": "Not found"}', 404)
+    with pytest.raises(UpstreamUnavailable):
+        client.cancel("X")
+    assert len(mocked.calls) == 1
+
+
+def test_it_reads_an_empty_rental_list_only_from_smspools_own_404(client, mocked):
+    own = {"success": 0, "message": "No available rentals found for your search."}
+    answer(mocked, "/rental/retrieve_all", own, 404)
+    assert client.list_rental_offers() == []
+    mocked.replace(responses.POST, BASE + "/rental/retrieve_all", json={"error": "x"}, status=404)
+    with pytest.raises(UpstreamUnavailable):
+        client.list_rental_offers()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            {
+                "success": 1,
+                "message": "Your number has been requested again!",
+                "order_id": "NEW1",
+                "charge": 0,
+            },
+            ResendResult(order_id="NEW1", charge=Decimal(0), currency="USD"),
+            id="collection: new order and a charge",
+        ),
+        pytest.param(
+            {"success": 1, "message": "ok", "order_id": "NEW1", "charge": "0.15"},
+            ResendResult(order_id="NEW1", charge=Decimal("0.15"), currency="USD"),
+            id="collection: a charge as text",
+        ),
+        pytest.param(
+            {"success": 1, "message": "Number has been requested again", "resend": 0},
+            ResendResult(order_id="OLD1", charge=None, currency="USD"),
+            id="endpoint page: same order, no charge",
+        ),
+        pytest.param(
+            {"success": 1, "message": "ok", "order_id": "OLD1", "charge": 0},
+            ResendResult(order_id="OLD1", charge=Decimal(0), currency="USD"),
+            id="the same order id echoed",
+        ),
+        pytest.param(
+            {"success": 1, "message": "ok", "order_id": "", "charge": None},
+            ResendResult(order_id="OLD1", charge=None, currency="USD"),
+            id="empty order id and null charge",
+        ),
+    ],
+)
+def test_it_reads_both_resend_shapes(client, mocked, body, expected):
+    answer(mocked, "/sms/resend", body)
+    result = client.resend("OLD1")
+    assert result == expected
+    assert result.charge is None or isinstance(result.charge, Decimal)
 
 
 # --- catalog -----------------------------------------------------------------------------
@@ -1697,6 +1823,25 @@ def offer_row(offer_id: int, name: str) -> dict:
         "is_refundable": 0,
         "refund_within": 0,
     }
+
+
+@pytest.mark.parametrize(
+    ("fields", "refundable", "hours"),
+    [
+        pytest.param({}, True, 12, id="no is_refundable: the 12-hour rule"),
+        pytest.param({"is_refundable": None}, True, 12, id="null is_refundable"),
+        pytest.param({"is_refundable": 1, "refund_within": 2}, True, 2, id="refundable, 2 h"),
+        pytest.param({"is_refundable": "1", "refund_within": "24"}, True, 24, id="as text"),
+        pytest.param({"is_refundable": 1}, True, 12, id="refundable, no window given"),
+        pytest.param({"is_refundable": 0, "refund_within": 12}, False, None, id="not refundable"),
+        pytest.param({"is_refundable": "maybe"}, False, None, id="unreadable"),
+    ],
+)
+def test_it_reads_rental_refund_terms(client, mocked, fields, refundable, hours):
+    row = {"ID": 3, "name": "Netherlands", "pricing": {"3": 10}} | fields
+    answer(mocked, "/rental/retrieve_all", {"success": 1, "data": [row]})
+    (offer,) = client.list_rental_offers()
+    assert (offer.refundable, offer.refund_within_hours) == (refundable, hours)
 
 
 def test_it_lists_extendable_and_one_off_rentals(client, mocked):
