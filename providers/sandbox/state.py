@@ -515,6 +515,30 @@ class SandboxState:
         order.resent_to = fresh.id
         return fresh
 
+    def resend_smspool_in_place(self, order: Order) -> Order:
+        """SMSPool re-send as the endpoint page answers it: the same order waits
+        for a new code, free. An order that closed with its SMS opens again for
+        a fresh lifetime. Raises SandboxError "no_sms" before the first SMS,
+        "not_resendable" while a re-send is pending or once the order was replaced.
+        """
+        now = self.now()
+        self.settle(order, now)
+        if not order.messages:
+            raise SandboxError("no_sms")
+        if order.retry_pending or order.status not in (RECEIVED, FINISHED):
+            raise SandboxError("not_resendable")
+        if order.status == FINISHED:
+            self._reopen(order, now)
+        order.retry_pending = True
+        order.deliver_at = self._next_delivery(now)
+        return order
+
+    def _reopen(self, order: Order, now: float) -> None:
+        order.status = RECEIVED
+        order.closed_at = None
+        order.expires_at = now + self.scaled(self.config.lifetime(order.protocol))
+        self._owner(order).open_orders[order.id] = order
+
     # --- rentals -------------------------------------------------------------------
     def create_rental(
         self,

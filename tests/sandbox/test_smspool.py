@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 
 def buy(api, key, country="US", service="WhatsApp", **extra):
     response = api.smspool("/purchase/sms", key, country=country, service=service, **extra)
@@ -336,3 +338,167 @@ def test_it_takes_smspool_ids_on_the_stub_with_setting(api, key):
     text = api.http.get(url, params={**params, "setting": "smspool"}).text
     assert text.startswith("ACCESS_NUMBER:")
     assert api.sa("wrong", "getBalance", prefix="/smspool").text == "BAD_KEY"
+
+
+# --- 404s: SMSPool's documented wording per endpoint, and a foreign one ---------------------
+ORDER_404 = [
+    ("/sms/check", "We could not find this order!"),
+    ("/sms/cancel", "We could not find this order!"),
+    ("/sms/activate", "We could not find this order!"),
+    ("/sms/reactivate", "We could not find this order!"),
+    ("/sms/check_resend", "We could not find this order."),
+    ("/sms/resend", "This order could not be found."),
+]
+RENTAL_404 = [
+    ("/rental/retrieve_messages", "No rental was found!"),
+    ("/rental/retrieve_status", "No rental was found!"),
+    ("/rental/info", "No rental was found!"),
+    ("/rental/reset", "No rental was found!"),
+    ("/rental/auto_extend", "No rental was found!"),
+    ("/rental/refund", "This rental could not be found."),
+    ("/rental/extend", "This rental could not be found."),
+]
+
+
+@pytest.mark.parametrize("dialect", ["postman", "seed"])
+def test_it_answers_unknown_orders_and_rentals_with_the_documented_404s(api, key, dialect):
+    api.server.state.config.update({"dialects": {key: dialect}})
+    for path, message in ORDER_404:
+        response = api.smspool(path, key, orderid="NOPE1234")
+        assert response.status_code == 404, path
+        assert response.json() == {"success": 0, "message": message}, path
+    for path, message in RENTAL_404:
+        response = api.smspool(path, key, rental_code="nope", days=3)
+        assert response.status_code == 404, path
+        assert response.json() == {"success": 0, "message": message}, path
+
+
+def test_it_answers_no_rentals_with_the_documented_404(api):
+    response = api.smspool("/rental/retrieve_all", type="3")
+    assert response.status_code == 404
+    assert response.json() == {
+        "success": 0,
+        "message": "No available rentals found for your search.",
+    }
+
+
+def test_it_answers_a_path_it_does_not_serve_with_a_foreign_404(api, key):
+    # What a client pointed at a wrong base URL meets: not SMSPool's wording.
+    response = api.http.post(
+        f"{api.base}/nothing-here/sms/check", data={"key": key, "orderid": "X"}
+    )
+    assert response.status_code == 404
+    assert response.json()["error"] == "Unknown sandbox path."
+    unknown = api.smspool("/v2/sms/check", key, orderid="X")
+    assert unknown.status_code == 404
+    assert unknown.json() == {"success": 0, "message": "This endpoint does not exist."}
+
+
+# --- the seed dialect: the endpoint page's shapes ---------------------------------------------
+@pytest.fixture
+def seed_key(api, key) -> str:
+    api.server.state.config.update({"dialects": {key: "seed"}})
+    return key
+
+
+def test_it_lists_seed_rentals_keyed_by_id_without_refund_fields(api, seed_key):
+    body = api.smspool("/rental/retrieve_all", seed_key, type="1").json()
+    assert set(body) == {"2", "3", "6", "7"}  # the extendable products, keyed by id
+    assert body["3"] == {
+        "name": "Netherlands",
+        "region": "Europe",
+        "pricing": '{"3":10,"7":15,"15":20,"30":30}',
+    }
+    assert all("is_refundable" not in row and "refund_within" not in row for row in body.values())
+    assert set(api.smspool("/rental/retrieve_all", seed_key, type="0").json()) == {"1"}
+    missing_type = api.smspool("/rental/retrieve_all", seed_key)
+    assert missing_type.status_code == 400
+    assert missing_type.json() == {
+        "success": 0,
+        "message": "Fill in all params! [GET: type, key (optional)]",
+    }
+    # Other keys still get the collection's shape.
+    other = api.smspool("/rental/retrieve_all", "sbx_postman_caller", type="1").json()
+    assert other["success"] == 1 and other["data"][0]["is_refundable"] in (0, 1)
+
+
+def test_it_refunds_seed_rentals_within_12_hours_before_a_message(api, seed_key, ledger_holds):
+    # Product 6 says refund_within 2 h and 28 days minimum in the collection;
+    # the page's one rule (12 h, no message) applies instead.
+    quiet = {"delivery_min_seconds": 86400.0, "delivery_max_seconds": 86400.0}
+    quiet |= {"rental_message_min_seconds": 86400.0, "rental_message_max_seconds": 86400.0}
+    api.server.state.config.update(quiet)  # no message arrives unless sent
+    first = rent(api, seed_key, rental_id=6, days=30)
+    api.advance(11 * 3600)
+    refund = api.smspool("/rental/refund", seed_key, rental_code=first["rental_code"])
+    assert refund.json() == {"success": 1, "message": "Your rental has been refunded!"}
+
+    late = rent(api, seed_key, rental_id=3, days=3)
+    api.advance(12 * 3600 + 1)
+    refused = api.smspool("/rental/refund", seed_key, rental_code=late["rental_code"])
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "success": 0,
+        "message": "TYou cannot refund a rental after 12 hours or after receiving one message.",
+    }
+
+    used = rent(api, seed_key, rental_id=3, days=3)
+    api.control("POST", f"/rentals/smspool/{used['rental_code']}/message", {})
+    after_message = api.smspool("/rental/refund", seed_key, rental_code=used["rental_code"])
+    assert after_message.status_code == 400
+
+    account = api.account("smspool", seed_key)
+    assert Decimal(account["refunds"]) == Decimal(20)  # the first rental only
+    assert Decimal(account["charges"]) == Decimal(40)
+    assert ledger_holds(account)
+
+
+def test_it_resends_on_the_same_order_in_the_seed_dialect(api, seed_key, ledger_holds):
+    order = buy(api, seed_key)
+    early = api.smspool("/sms/resend", seed_key, orderid=order["order_id"])
+    assert early.status_code == 400
+    assert early.json() == {
+        "success": 0,
+        "message": "Phonenumber could not be requested again, try later again.",
+        "resend": 0,
+    }
+    api.deliver("smspool", order["order_id"], "Your WhatsApp code is 111-222")
+
+    resent = api.smspool("/sms/resend", seed_key, orderid=order["order_id"])
+    assert resent.status_code == 200
+    assert resent.json() == {
+        "success": 1,
+        "message": "Number has been requested again",
+        "resend": 0,
+    }
+    waiting = api.smspool("/sms/check", seed_key, orderid=order["order_id"]).json()
+    assert waiting == {
+        "status": 4,
+        "message": "resend",
+        "resend": 0,
+        "expiration": order["expiration"],
+    }
+    assert api.smspool("/sms/resend", seed_key, orderid=order["order_id"]).status_code == 400
+
+    api.deliver("smspool", order["order_id"], "Your WhatsApp code is 333-444")
+    done = api.smspool("/sms/check", seed_key, orderid=order["order_id"]).json()
+    assert (done["status"], done["sms"]) == (3, "333444")
+    active = api.smspool("/request/active", seed_key).json()
+    assert [row["order_code"] for row in active] == [order["order_id"]]  # no second order
+
+    account = api.account("smspool", seed_key)
+    assert Decimal(account["charges"]) == Decimal(order["cost"])  # the resend was free
+    assert ledger_holds(account)
+
+
+def test_it_reopens_a_finished_order_for_a_seed_resend(api, seed_key):
+    order = buy(api, seed_key)
+    api.deliver("smspool", order["order_id"], "Your WhatsApp code is 111-222")
+    api.advance(1201)  # the order closed with its SMS
+    assert api.smspool("/request/active", seed_key).json() == []
+    resent = api.smspool("/sms/resend", seed_key, orderid=order["order_id"])
+    assert resent.json()["success"] == 1
+    check = api.smspool("/sms/check", seed_key, orderid=order["order_id"]).json()
+    assert check["status"] == 4 and check["expiration"] > order["expiration"]
+    active = api.smspool("/request/active", seed_key).json()
+    assert [row["order_code"] for row in active] == [order["order_id"]]

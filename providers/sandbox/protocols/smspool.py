@@ -4,8 +4,14 @@ Shapes follow the Postman collection (smspool-postman-examples.json): money
 as strings ("0.24"), `number` an int in purchase, `status` an int in
 sms/check but a string in request/active and history, code "0" until one
 arrives, 422 with HTML `message` and a nested `pools` object for purchase
-failures, 400 for a locked cancel, 404 for unknown orders, 403 with the
-errors[] envelope for a bad key.
+failures, 400 for a locked cancel, 404 for unknown orders (each endpoint
+with its documented wording), 403 with the errors[] envelope for a bad key.
+
+Two dialects (`config.dialect("smspool", key)`): "postman", the collection,
+by default; "seed", the older endpoint page (smspool-api-endpoints.txt), where
+sms/resend keeps the same order and answers `{success, message, resend}`,
+rental/retrieve_all lists `{"<id>": {name, region, pricing}}` with no refund
+fields, and every rental is refundable within 12 hours and before a message.
 """
 
 from __future__ import annotations
@@ -69,6 +75,16 @@ BAD_RENTAL_ID = (
     "Invalid rental ID, please enter a valid rental ID from /rental/retrieve_all endpoint"
 )
 BAD_DAYS = "You selected a invalid amount of days! The following days are available: "
+# The endpoint page (seed dialect), verbatim, typo included.
+SEED_RESENT = {"success": 1, "message": "Number has been requested again", "resend": 0}
+SEED_NOT_RESENT = {
+    "success": 0,
+    "message": "Phonenumber could not be requested again, try later again.",
+    "resend": 0,
+}
+SEED_NO_TYPE = "Fill in all params! [GET: type, key (optional)]"
+SEED_REFUND_HOURS = 12
+SEED_REFUND_REFUSED = "TYou cannot refund a rental after 12 hours or after receiving one message."
 
 
 def missing(*params: str) -> Reply:
@@ -177,6 +193,10 @@ class SmsPool(Protocol):
         if self._is_stub(request):
             return self.stub.malformed(request)
         return Reply(200, b'{"success":1,"number":1415555,"order_id":"K7Q2', "application/json")
+
+    def _seed(self, request: Request) -> bool:
+        """True when this caller's key is served the endpoint page's dialect."""
+        return self.state.config.dialect(P, self.api_key(request)) == "seed"
 
     def _account(self, request: Request) -> Account:
         """The caller's account; raises Refusal with SMSPool's answer for a bad key."""
@@ -472,6 +492,8 @@ class SmsPool(Protocol):
     def check(self, request: Request) -> Reply:
         account = self._account(request)
         order = self._order(request, account, "We could not find this order!")
+        if order.retry_pending and self._seed(request):
+            return json_reply(200, _seed_resend_check(order))
         return json_reply(200, self._check_body(order))
 
     def _check_body(self, order: Order) -> dict:
@@ -615,6 +637,8 @@ class SmsPool(Protocol):
                 },
             )
         order = self._order(request, account, "This order could not be found.")
+        if self._seed(request):
+            return self._resend_in_place(order)
         try:
             fresh = self.state.resend_smspool(order)
         except SandboxError as exc:
@@ -634,6 +658,14 @@ class SmsPool(Protocol):
                 "charge": 0,
             },
         )
+
+    def _resend_in_place(self, order: Order) -> Reply:
+        """The endpoint page's re-send: the same order waits again, nothing is charged."""
+        try:
+            self.state.resend_smspool_in_place(order)
+        except SandboxError:
+            return json_reply(400, SEED_NOT_RESENT)
+        return json_reply(200, SEED_RESENT)
 
     def check_resend(self, request: Request) -> Reply:
         account = self._account(request)
@@ -692,6 +724,8 @@ class SmsPool(Protocol):
     def rental_products(self, request: Request) -> Reply:
         kind = request.value("type")
         products = catalog.SMSPOOL_RENTALS
+        if self._seed(request):
+            return _seed_products(products, kind)
         if kind:
             if kind not in ("0", "1"):
                 return fail(404, "No available rentals found for your search.")
@@ -826,23 +860,33 @@ class SmsPool(Protocol):
         rental = self._rental(request, account, "This rental could not be found.")
         if rental.status == RENTAL_REFUNDED:
             return fail(400, "This number could not be refunded as you already have refunded it.")
-        product = catalog.SMSPOOL_RENTAL_BY_ID[int(rental.product)]
-        window = self.state.scaled(product.refund_within * 3600)
+        hours, min_days, refused = self._refund_rule(request, rental)
         refundable = (
             rental.status == RENTAL_ACTIVE
-            and product.refund_within > 0
-            and rental.days >= product.refund_min_days
-            and self.state.now() - rental.created_at <= window
+            and hours > 0
+            and rental.days >= min_days
+            and self.state.now() - rental.created_at <= self.state.scaled(hours * 3600)
             and not rental.messages
         )
         if not refundable:
-            return fail(
-                400,
-                f"You cannot refund a rental after {product.refund_within} hours "
-                "or after receiving one message.",
-            )
+            return fail(400, refused)
         self.state.refund_rental(rental)
         return json_reply(200, {"success": 1, "message": "Your rental has been refunded!"})
+
+    def _refund_rule(self, request: Request, rental: Rental) -> tuple[int, int, str]:
+        """(hours, minimum days, refusal text) a refund of `rental` follows.
+
+        The collection states it per product (refund_within, refund_min_days);
+        the endpoint page has one rule for all: 12 hours, before any message.
+        """
+        if self._seed(request):
+            return SEED_REFUND_HOURS, 0, SEED_REFUND_REFUSED
+        product = catalog.SMSPOOL_RENTAL_BY_ID[int(rental.product)]
+        refused = (
+            f"You cannot refund a rental after {product.refund_within} hours "
+            "or after receiving one message."
+        )
+        return product.refund_within, product.refund_min_days, refused
 
     def rental_extend(self, request: Request) -> Reply:
         account = self._account(request)
@@ -1053,6 +1097,28 @@ def _product_row(product: catalog.SmspoolRental) -> dict:
         "refund_within": product.refund_within,
         "refund_min_days": product.refund_min_days,
     }
+
+
+def _seed_products(products: list[catalog.SmspoolRental], kind: str) -> Reply:
+    """rental/retrieve_all as the endpoint page shows it: keyed by rental id,
+    pricing as JSON inside a string, no refund fields; `type` is required."""
+    if kind not in ("0", "1"):
+        return fail(400, SEED_NO_TYPE)
+    rows = {
+        str(p.id): {
+            "name": catalog.COUNTRY_BY_ISO[p.iso].name,
+            "region": catalog.COUNTRY_BY_ISO[p.iso].region,
+            "pricing": json.dumps(p.pricing, separators=(",", ":")),
+        }
+        for p in products
+        if p.extendable == (kind == "1")
+    }
+    return json_reply(200, rows)
+
+
+def _seed_resend_check(order: Order) -> dict:
+    """sms/check while a same-order re-send waits: the endpoint page's status 4."""
+    return {"status": 4, "message": "resend", "resend": 0, "expiration": int(order.expires_at)}
 
 
 def plain_time(ts: float | None) -> str:
