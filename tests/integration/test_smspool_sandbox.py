@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
+from providers.clients.smspool import SmsPoolClient
 from providers.errors import (
     AuthFailed,
     CancelTooEarly,
@@ -15,13 +17,20 @@ from providers.errors import (
     NotFound,
     OutOfStock,
     RateLimited,
+    UpstreamUnavailable,
 )
+from providers.http import Transport
+from providers.models import ProviderAccount
 from providers.types import (
     Capability,
     OrderStatus,
     PurchaseRequest,
+    RentalOffer,
     RentalRequest,
 )
+from rentals.models import Rental, RentalState
+from rentals.services import refund_status
+from tests.integration.conftest import no_sleep
 
 P = "smspool"
 US, WHATSAPP = "1", "1012"  # SMSPool's own ids
@@ -248,7 +257,7 @@ def test_it_toggles_auto_extend_and_reads_it_back(upstream, client):
     upstream.assert_books(P, client.api_key, charges=[Decimal(10), Decimal(10)], reported=balance)
 
 
-# --- errors -------------------------------------------------------------------------------------
+# --- errors -----------------------------------------------------------------------------------
 def test_it_maps_out_of_stock(make_upstream):
     upstream = make_upstream(out_of_stock={P: ["US"]})
     client = upstream.client(P)
@@ -297,3 +306,188 @@ def test_it_maps_429_to_rate_limited(make_upstream):
     with pytest.raises(RateLimited):
         patient.get_balance()
     assert upstream.requests_made(P, client.api_key, "/request/balance") == 3 + 1 + 3
+
+
+# --- a 404 that is not SMSPool's --------------------------------------------------------------
+def foreign_client(upstream, key: str, prefix: str) -> SmsPoolClient:
+    """A client whose base URL the sandbox does not serve as SMSPool (a wrong URL, a proxy)."""
+    return SmsPoolClient(
+        base_url=upstream.server.base_url + prefix,
+        api_key=key,
+        transport=Transport(label=P, secrets=(key,), budget=None, max_attempts=1, sleep=no_sleep),
+    )
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        pytest.param("/nothing-here", id='{"error": "Unknown sandbox path."}'),
+        pytest.param(
+            "/smspool/v2", id='{"success": 0, "message": "This endpoint does not exist."}'
+        ),
+    ],
+)
+def test_it_reads_a_foreign_404_as_upstream_unavailable_and_closes_nothing(
+    upstream, client, prefix
+):
+    purchase = buy(client)
+    upstream.deliver(P, client.api_key, purchase.order_id, "Your WhatsApp code is 111-222")
+    rental = rent(client)
+    upstream.advance(31)  # past the cancel lock: a real cancel would go through
+    lost = foreign_client(upstream, client.api_key, prefix)
+    calls = {
+        "check": lambda: lost.get_order(purchase.order_id),
+        "cancel": lambda: lost.cancel(purchase.order_id),
+        "resend": lambda: lost.resend(purchase.order_id),
+        "rental status": lambda: lost.rental_status(rental.rental_id),
+        "rental info": lambda: lost.get_rental(rental.rental_id),
+        "rental messages": lambda: lost.list_rental_messages(rental.rental_id),
+        "rental refund": lambda: lost.refund_rental(rental.rental_id),
+    }
+    for name, call in calls.items():
+        with pytest.raises(UpstreamUnavailable) as caught:
+            call()
+        assert type(caught.value) is UpstreamUnavailable, name  # never NotFound
+
+    # SMSPool itself still has both, untouched, and nothing was refunded.
+    assert client.get_order(purchase.order_id).status is OrderStatus.RECEIVED
+    assert client.get_rental(rental.rental_id).status == "active"
+    upstream.assert_books(P, client.api_key, charges=[purchase.cost, rental.cost])
+
+
+def test_it_still_reads_smspools_own_404_as_not_found(upstream, client):
+    rental_calls = (client.rental_status, client.list_rental_messages, client.refund_rental)
+    for call in (client.get_order, client.cancel, client.resend, *rental_calls):
+        with pytest.raises(NotFound):
+            call("NOSUCH01")
+
+
+# --- the seed dialect: the endpoint page's answers --------------------------------------------
+def seed_client(upstream):
+    key = upstream.key("seed")
+    upstream.configure(dialects={key: "seed"})
+    return upstream.client(P, key)
+
+
+def portal_rental(offer: RentalOffer, **fields) -> Rental:
+    """The portal's row for a rental of `offer`, with the offer's terms as rentals/ copies them."""
+    account = ProviderAccount(kind=P, label="SMSPool")
+    return Rental(
+        account=account,
+        state=RentalState.ACTIVE,
+        duration=3,
+        refundable=offer.refundable,
+        refund_within_hours=offer.refund_within_hours,
+        **fields,
+    )
+
+
+def test_it_reads_seed_rental_offers_as_refundable_within_12_hours(upstream):
+    client = seed_client(upstream)
+    offers = {o.id: o for o in client.list_rental_offers()}
+    assert set(offers) == {"1", "2", "3", "6", "7"}
+    assert all((o.refundable, o.refund_within_hours) == (True, 12) for o in offers.values())
+    nl = offers[NL_RENTAL]
+    assert nl.extendable and nl.durations[3] == Decimal(10) and nl.name == "Netherlands"
+
+    # The portal's rule then allows the refund in the first 12 hours, before a message.
+    now = timezone.now()
+    assert refund_status(portal_rental(nl, started_at=now), now=now + timedelta(hours=11)) == (
+        True,
+        "",
+    )
+    late, reason = refund_status(portal_rental(nl, started_at=now), now=now + timedelta(hours=13))
+    assert not late and "12 hours" in reason
+    used, reason = refund_status(portal_rental(nl, started_at=now, message_count=1), now=now)
+    assert not used and "message" in reason
+
+
+def test_it_refunds_a_seed_rental_before_a_message_and_refuses_after_one(upstream):
+    client = seed_client(upstream)
+    # Product 6 allows 2 hours in the collection's listing; the page's rule is 12 for all.
+    first = client.rent(RentalRequest(offer_id="6", duration=30))
+    upstream.advance(11 * 3600)
+    refund = client.refund_rental(first.rental_id)
+    assert "refunded" in refund.message.lower()
+    assert client.get_rental(first.rental_id).status == "refunded"
+
+    second = rent(client)
+    upstream.rental_message(P, client.api_key, second.rental_id, "Your Telegram code is 24680")
+    with pytest.raises(InvalidRequest) as refused:
+        client.refund_rental(second.rental_id)
+    assert "12 hours" in refused.value.message
+
+    third = rent(client)
+    upstream.advance(12 * 3600 + 1)
+    with pytest.raises(InvalidRequest):
+        client.refund_rental(third.rental_id)
+
+    balance = client.get_balance().amount
+    assert balance == START - 20
+    charges = [Decimal(20), Decimal(10), Decimal(10)]
+    upstream.assert_books(
+        P, client.api_key, charges=charges, refunds=[Decimal(20)], reported=balance
+    )
+
+
+@pytest.mark.parametrize("dialect", ["postman", "seed"])
+def test_it_resends_in_either_dialect_and_the_books_match_the_charge(upstream, dialect):
+    key = upstream.key(dialect)
+    upstream.configure(dialects={key: dialect})
+    client = upstream.client(P, key)
+    first = buy(client)
+    upstream.deliver(P, key, first.order_id, "Your WhatsApp code is 111-222")
+
+    resent = client.resend(first.order_id)
+    if dialect == "seed":  # the same order waits again; the answer names no charge
+        assert (resent.order_id, resent.charge) == (first.order_id, None)
+        assert client.get_order(first.order_id).status is OrderStatus.RESEND_REQUESTED
+    else:  # a new order on the same number, and what it cost
+        assert resent.order_id != first.order_id and resent.charge == Decimal(0)
+        assert client.get_order(resent.order_id).status is OrderStatus.WAITING
+        assert client.get_order(first.order_id).status is OrderStatus.RESEND_REQUESTED
+
+    upstream.deliver(P, key, resent.order_id, "Your WhatsApp code is 333-444")
+    state = client.get_order(resent.order_id)
+    assert (state.status, state.code) == (OrderStatus.RECEIVED, "333444")
+    assert [o.order_id for o in client.list_active_orders()] == [resent.order_id]
+
+    balance = client.get_balance().amount
+    charges = [first.cost] + ([resent.charge] if resent.charge else [])
+    upstream.assert_books(P, key, charges=charges, reported=balance)
+
+
+# --- a long cancel lock -----------------------------------------------------------------------
+LOCKED_WORDING = {
+    "Your order cannot be cancelled yet, please try again later.",
+    "This phone number cannot be cancelled yet, please try again later.",
+}
+
+
+def test_it_is_refused_until_a_130_second_cancel_lock_passes_then_refunded(make_upstream):
+    upstream = make_upstream(cancel_lock_by_protocol={P: 130})
+    client = upstream.client(P)
+    purchase = buy(client)
+    refusals: list[CancelTooEarly] = []
+    waited = 0.0
+    while True:
+        try:
+            result = client.cancel(purchase.order_id)
+            break
+        except CancelTooEarly as exc:
+            assert waited < 130, "refused after the lock ended"
+            refusals.append(exc)
+            assert client.get_order(purchase.order_id).status is OrderStatus.WAITING
+            upstream.advance(exc.retry_after)  # wait as long as the client says
+            waited += exc.retry_after
+
+    # The body names no time, so every refusal says 10 s: refused at 0, 10 ... 120 s.
+    assert [exc.retry_after for exc in refusals] == [10.0] * 13
+    assert {exc.message for exc in refusals} <= LOCKED_WORDING
+    assert result.refunded == purchase.cost and result.status is OrderStatus.CANCELLED
+    assert client.get_order(purchase.order_id).status is OrderStatus.REFUNDED
+    balance = client.get_balance().amount
+    assert balance == START
+    upstream.assert_books(
+        P, client.api_key, charges=[purchase.cost], refunds=[purchase.cost], reported=balance
+    )
