@@ -109,6 +109,10 @@ class Catalog:
     services: list[Service]
     pools: list[Pool] = field(default_factory=list)
     quotes: list[Quote] = field(default_factory=list)
+    # False: the host publishes no prices (an SMS-Activate clone answering
+    # BAD_ACTION to getPrices). `quotes` then holds none, yet every pair of
+    # `services` x `countries` may be ordered; its price is known after purchase.
+    prices_known: bool = True
 
 
 @dataclass(frozen=True)

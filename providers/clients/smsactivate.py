@@ -13,6 +13,14 @@ Clones differ in small ways and all of these are accepted: NO_MEANS /
 NO_MONEY / LOW_BALANCE for NO_BALANCE, NO_NUMBER for NO_NUMBERS, cancel by
 status -1 when 8 is refused, amounts with any number of decimals, the active
 list under `data`, no getNumberV2 (fall back to getNumber).
+
+Some hosts lack whole actions and answer BAD_ACTION (SMSPool's stub may keep
+only getBalance, getNumber, getStatus, setStatus, getFullSms). A BAD_ACTION to
+an optional action is learned once per account (`ProviderClient.learn`) and
+the client does without it from then on: the catalogue comes from the
+protocol's standard numbering (../data/smsactivate_standard.json) with
+`Catalog.prices_known=False`, a purchase costs None (getNumber carries no
+price), and the active list raises Unsupported so the caller polls getStatus.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar
 
 from providers.clients.base import (
@@ -57,6 +67,7 @@ from providers.types import (
     Balance,
     CancelResult,
     Capability,
+    Catalog,
     Country,
     Message,
     OrderState,
@@ -166,6 +177,18 @@ RENT_STATUS_ANSWERS = {
     "STATUS_FINISH": "finished",
 }
 
+# The answers of a host that does not have an action at all.
+MISSING_ACTION = {"BAD_ACTION", "WRONG_ACTION"}
+# Actions that are a capability's only way: a host without one lacks the capability.
+ACTION_CAPABILITY = {
+    "getActiveActivations": Capability.BULK_ACTIVE,
+    "getRentServicesAndCountries": Capability.RENTALS,  # no offers, nothing to rent
+}
+# Where the facts keep the other actions the host answered BAD_ACTION to.
+BAD_ACTIONS_FACT = "bad_actions"
+
+STANDARD_NUMBERING = Path(__file__).resolve().parent.parent / "data" / "smsactivate_standard.json"
+
 
 class SmsActivateClient(ProviderClient):
     kind = "smsactivate"
@@ -204,6 +227,47 @@ class SmsActivateClient(ProviderClient):
         call = Call("GET", self.base_url, params=query, idempotent=idempotent)
         return self._send(call, lambda response: read(response, parse, (self.api_key,)))
 
+    def _optional[T](
+        self,
+        action: str,
+        params: dict[str, Any] | None = None,
+        *,
+        parse: Callable[[str | Any], T],
+        idempotent: bool = True,
+    ) -> T | None:
+        """`_get` for an action not every host has: None when this host lacks it.
+
+        A BAD_ACTION answer is learned, so no client of the account asks again.
+        Raises the taxonomy for every other failure.
+        """
+        if self._lacks(action):
+            return None
+        try:
+            return self._get(action, params, parse=parse, idempotent=idempotent)
+        except InvalidRequest as exc:
+            if exc.provider_code not in MISSING_ACTION:
+                raise
+        self._learn_lacking(action)
+        return None
+
+    def _lacks(self, action: str) -> bool:
+        """Whether this account's host was found to answer BAD_ACTION to `action`."""
+        capability = ACTION_CAPABILITY.get(action)
+        if capability is not None:
+            return not self.supports(capability)
+        return action in self._bad_actions()
+
+    def _learn_lacking(self, action: str) -> None:
+        capability = ACTION_CAPABILITY.get(action)
+        if capability is not None:
+            self.learn_missing(capability)
+        else:
+            self.learn(BAD_ACTIONS_FACT, sorted({*self._bad_actions(), action}))
+
+    def _bad_actions(self) -> list[str]:
+        known = self.facts.get(BAD_ACTIONS_FACT)
+        return [str(action) for action in known] if isinstance(known, list) else []
+
     # --- account -------------------------------------------------------------------
 
     def get_balance(self) -> Balance:
@@ -218,7 +282,8 @@ class SmsActivateClient(ProviderClient):
     # --- catalog -------------------------------------------------------------------
 
     def list_countries(self) -> list[Country]:
-        """Every country from getCountries (keyed by id; the English name is used)."""
+        """Every country from getCountries (keyed by id; the English name is used), or
+        the standard numbering's where the host has no getCountries."""
 
         def country(pair: tuple[str, Any]) -> Country:
             key, row = pair
@@ -227,12 +292,14 @@ class SmsActivateClient(ProviderClient):
             name = row.get("eng") or row.get("name") or row.get("rus")
             return Country(id=country_id, name=" ".join(to_text(name).split()))
 
-        return self._get(
+        countries = self._optional(
             "getCountries", parse=lambda answer: catalog(keyed_rows(answer), country, "countries")
         )
+        return list(standard_countries()) if countries is None else countries
 
     def list_services(self, country_id: str = "") -> list[Service]:
-        """Every service (code and name), optionally for one country."""
+        """Every service (code and name), optionally for one country; the standard
+        numbering's (for every country) where the host has no getServicesList."""
 
         def service(row: Any) -> Service:
             code = to_text(row.get("code"))
@@ -240,14 +307,16 @@ class SmsActivateClient(ProviderClient):
             name = " ".join(to_text(row.get("name")).split()) or code
             return Service(id=code, name=name, code=code)
 
-        return self._get(
+        services = self._optional(
             "getServicesList",
             {"country": country_id},
             parse=lambda answer: catalog(service_rows(answer), service, "services"),
         )
+        return list(standard_services()) if services is None else services
 
     def get_quotes(self, *, service_id: str = "", country_id: str = "") -> list[Quote]:
-        """Price and stock per country and service from getPrices (filters optional)."""
+        """Price and stock per country and service from getPrices (filters optional);
+        [] where the host publishes no prices (see fetch_catalog)."""
 
         def parse(answer: Any) -> list[Quote]:
             ok_json(answer, dict, "price list")
@@ -257,13 +326,23 @@ class SmsActivateClient(ProviderClient):
                     quotes.extend(self._country_quotes(str(country), services))
             return quotes
 
-        return self._get("getPrices", {"service": service_id, "country": country_id}, parse=parse)
+        params = {"service": service_id, "country": country_id}
+        quotes = self._optional("getPrices", params, parse=parse)
+        return [] if quotes is None else quotes
+
+    def fetch_catalog(self) -> Catalog:
+        """Countries, services and quotes; `prices_known` is False where the host has
+        no getPrices, so every service may be ordered anywhere at a price learned
+        after purchase."""
+        found = super().fetch_catalog()
+        return replace(found, prices_known=not self._lacks("getPrices"))
 
     def number_counts(self, country_id: str = "", operator: str = "") -> dict[str, int]:
         """Numbers available per service code (getNumbersStatus), without forwarding.
 
         The answer keys are "<service>_<0|1>", 1 meaning numbers with call
-        forwarding, which smsdesk never orders.
+        forwarding, which smsdesk never orders. Raises Unsupported where the host
+        has no getNumbersStatus.
         """
 
         def parse(answer: Any) -> dict[str, int]:
@@ -277,7 +356,10 @@ class SmsActivateClient(ProviderClient):
             return counts
 
         params = {"country": country_id, "operator": operator}
-        return self._get("getNumbersStatus", params, parse=parse)
+        counts = self._optional("getNumbersStatus", params, parse=parse)
+        if counts is None:
+            self._unsupported("stock counts per service")
+        return counts
 
     def _country_quotes(self, country: str, services: dict) -> list[Quote]:
         """{"tg": {"cost": 0.5, "count": 120}} (or clones' {"tg": {"0.5": 120}}) as quotes."""
@@ -303,19 +385,18 @@ class SmsActivateClient(ProviderClient):
     # --- activations ---------------------------------------------------------------
 
     def purchase(self, request: PurchaseRequest) -> list[Purchase]:
-        """Buy one number: getNumberV2 (JSON), or getNumber on clones without it.
+        """Buy one number: getNumberV2 (JSON, with its cost), or getNumber on hosts
+        without it (learned once), whose Purchase has cost None.
 
         Raises Unsupported for options the protocol lacks (quantity, area
         codes, carrier, voice, pricing option), and the taxonomy for refusals.
         """
         params = self._purchase_params(request)
-        try:
-            return [self._get("getNumberV2", params, parse=self._purchase, idempotent=False)]
-        except InvalidRequest as exc:
+        purchase = self._optional("getNumberV2", params, parse=self._purchase, idempotent=False)
+        if purchase is None:
             # BAD_ACTION means nothing was bought, so asking the old way is safe.
-            if exc.provider_code not in {"BAD_ACTION", "WRONG_ACTION"}:
-                raise
-        return [self._get("getNumber", params, parse=self._purchase, idempotent=False)]
+            purchase = self._get("getNumber", params, parse=self._purchase, idempotent=False)
+        return [purchase]
 
     def _purchase_params(self, request: PurchaseRequest) -> dict[str, str]:
         if request.quantity != 1:
@@ -392,24 +473,33 @@ class SmsActivateClient(ProviderClient):
         def parse(answer: Any) -> str:
             if isinstance(answer, str) and answer.startswith("FULL_SMS:"):
                 return answer.split(":", 1)[1]
-            return ""  # STATUS_WAIT_CODE and friends: no text yet
+            if isinstance(answer, str) and answer.startswith("STATUS_"):
+                return ""  # STATUS_WAIT_CODE and friends: no text yet
+            raise error_for(answer)
 
         try:
-            return self._get("getFullSms", {"id": order_id}, parse=parse)
+            return self._optional("getFullSms", {"id": order_id}, parse=parse) or ""
         except ProviderError as exc:
             # The code is what matters; the full text is a nicety.
             log.info("SMS-Activate full SMS unavailable: %s", exc.category)
             return ""
 
     def list_active_orders(self) -> list[OrderState]:
-        """Every open activation with its code (getActiveActivations), in one request."""
+        """Every open activation with its code (getActiveActivations), in one request.
+
+        Raises Unsupported where the host has no such list; the account then
+        lacks Capability.BULK_ACTIVE and its orders are polled with getStatus.
+        """
 
         def parse(answer: Any) -> list[OrderState]:
             if isinstance(answer, dict) and error_token(answer) == "NO_ACTIVATIONS":
                 return []
             return [self._active_order(row) for row in active_rows(answer)]
 
-        return self._get("getActiveActivations", parse=parse)
+        states = self._optional("getActiveActivations", parse=parse)
+        if states is None:
+            self._unsupported("listing active orders in one request")
+        return states
 
     def _active_order(self, row: dict) -> OrderState:
         order_id = to_text(row.get("activationId"))
@@ -487,7 +577,8 @@ class SmsActivateClient(ProviderClient):
 
         getRentServicesAndCountries prices a single length per request, so a
         table of lengths costs one request per length. The offer id is the
-        service code.
+        service code. Raises Unsupported where the host has no rental catalogue
+        (the account then lacks Capability.RENTALS).
         """
         lengths = (hours,) if hours else STANDARD_RENT_HOURS
         merged: dict[str, RentalOffer] = {}
@@ -527,7 +618,10 @@ class SmsActivateClient(ProviderClient):
             return catalog(pairs, offer, "rental offers")
 
         params = {"rent_time": hours, "country": country_id}
-        return self._get("getRentServicesAndCountries", params, parse=parse)
+        offers = self._optional("getRentServicesAndCountries", params, parse=parse)
+        if offers is None:
+            self._unsupported("rentals")
+        return offers
 
     def rent(self, request: RentalRequest) -> RentalPurchase:
         """Rent a number for `request.duration` hours (4-1344) for the offer's service."""
@@ -581,7 +675,10 @@ class SmsActivateClient(ProviderClient):
         return self._rent_status(rental_id)[1]
 
     def list_rentals(self) -> list[RentalState]:
-        """Every current rental (getRentList); an empty list when there are none."""
+        """Every current rental (getRentList); an empty list when there are none.
+
+        Raises Unsupported where the host has no getRentList.
+        """
 
         def rental(row: dict) -> RentalState:
             rental_id = to_text(row.get("id"))
@@ -601,7 +698,10 @@ class SmsActivateClient(ProviderClient):
                 raise error_for(answer)
             return [rental(row) for row in values_of(answer)]
 
-        return self._get("getRentList", parse=parse)
+        rentals = self._optional("getRentList", parse=parse)
+        if rentals is None:
+            self._unsupported("listing rentals")
+        return rentals
 
     def extend_rental(self, rental_id: str, duration: int) -> RentalState:
         """Extend by `duration` hours (continueRentNumber); RENT_DIE is InvalidRequest."""
@@ -853,3 +953,30 @@ def last_text(value: Any) -> str:
     if isinstance(value, list):
         value = next((item for item in reversed(value) if to_text(item)), "")
     return to_text(value)
+
+
+# --- the protocol's standard numbering ------------------------------------------------------
+
+
+@cache
+def standard_numbering() -> dict[str, Any]:
+    """The standard country ids and service codes (smsactivate_standard.json)."""
+    return json.loads(STANDARD_NUMBERING.read_text(encoding="utf-8"))
+
+
+@cache
+def standard_countries() -> tuple[Country, ...]:
+    """Every country of the standard numbering, with its ISO code and calling code."""
+    return tuple(
+        Country(id=country_id, name=row["name"], iso=row["iso"], dial_code=row["dial"])
+        for country_id, row in standard_numbering()["countries"].items()
+    )
+
+
+@cache
+def standard_services() -> tuple[Service, ...]:
+    """Every service code of the standard numbering, with its name."""
+    return tuple(
+        Service(id=code, name=name, code=code)
+        for code, name in standard_numbering()["services"].items()
+    )

@@ -28,7 +28,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from responses import matchers
 
-from providers.clients.smsactivate import SmsActivateClient
+from providers.clients.smsactivate import (
+    SmsActivateClient,
+    standard_countries,
+    standard_services,
+)
 from providers.errors import (
     ALL_ERRORS,
     AuthFailed,
@@ -1003,6 +1007,7 @@ def test_it_fetches_the_catalog_in_three_requests(client, mocked):
     assert catalog.services == [Service("tg", "Telegram", "tg")]
     assert catalog.pools == []
     assert catalog.quotes == [Quote("tg", "0", Decimal("0.5"), "USD", stock=1)]
+    assert catalog.prices_known and client.facts == {}
     assert len(mocked.calls) == 3
 
 
@@ -1415,3 +1420,205 @@ def test_it_prices_a_table_of_standard_lengths_with_one_request_each(client, moc
         168: Decimal("20.00"),
     }
     assert len(mocked.calls) == 4
+
+
+# --- hosts without some actions (BAD_ACTION), learned once per account ---------------------------
+
+STANDARD_US = Country("187", "United States", iso="US", dial_code="1")
+STANDARD_UK = Country("16", "United Kingdom", iso="GB", dial_code="44")
+
+
+def learning_client(facts: dict | None = None) -> tuple[SmsActivateClient, list[dict]]:
+    """A client with the account's facts, and the list of what it passes to on_learn."""
+    learned: list[dict] = []
+    client = SmsActivateClient(
+        base_url=BASE,
+        api_key=KEY,
+        transport=Transport(label="smsactivate", secrets=(KEY,), budget=None),
+        facts=facts,
+        on_learn=learned.append,
+    )
+    return client, learned
+
+
+def raises_unsupported(run: Callable[[], Any]) -> str:
+    with pytest.raises(Unsupported) as caught:
+        run()
+    return caught.value.category
+
+
+# action -> (a call that needs it, what the call returns without it, other answers, facts)
+OPTIONAL_ACTIONS: dict[str, tuple[Callable[[SmsActivateClient], Any], Callable, dict, dict]] = {
+    "getCountries": (
+        lambda c: c.list_countries(),
+        that(lambda r: len(r) == 200 and STANDARD_US in r and STANDARD_UK in r),
+        {},
+        {"bad_actions": ["getCountries"]},
+    ),
+    "getServicesList": (
+        lambda c: c.list_services("187"),
+        that(
+            lambda r: Service("wa", "WhatsApp", "wa") in r and Service("ot", "Any other", "ot") in r
+        ),
+        {},
+        {"bad_actions": ["getServicesList"]},
+    ),
+    "getPrices": (lambda c: c.get_quotes(service_id="wa"), [], {}, {"bad_actions": ["getPrices"]}),
+    "getNumbersStatus": (
+        lambda c: raises_unsupported(lambda: c.number_counts("187")),
+        "unsupported",
+        {},
+        {"bad_actions": ["getNumbersStatus"]},
+    ),
+    "getActiveActivations": (
+        lambda c: raises_unsupported(c.list_active_orders),
+        "unsupported",
+        {},
+        {"missing": ["bulk_active"]},
+    ),
+    "getNumberV2": (
+        buy,
+        that(lambda r: (r[0].order_id, r[0].cost) == ("42", None)),
+        {"getNumber": "ACCESS_NUMBER:42:14155552671"},
+        {"bad_actions": ["getNumberV2"]},
+    ),
+    "getFullSms": (
+        lambda c: c.get_order("7"),
+        OrderState("7", OrderStatus.RECEIVED, raw_status="STATUS_OK", code="1234"),
+        {"getStatus": "STATUS_OK:1234"},
+        {"bad_actions": ["getFullSms"]},
+    ),
+    "getRentServicesAndCountries": (
+        lambda c: raises_unsupported(lambda: c.list_rental_offers(hours=4)),
+        "unsupported",
+        {},
+        {"missing": ["rentals"]},
+    ),
+    "getRentList": (
+        lambda c: raises_unsupported(c.list_rentals),
+        "unsupported",
+        {},
+        {"bad_actions": ["getRentList"]},
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "answer", [(200, "BAD_ACTION"), (200, "WRONG_ACTION"), (404, "BAD_ACTION")], ids=str
+)
+@pytest.mark.parametrize("action", sorted(OPTIONAL_ACTIONS))
+def test_it_does_without_an_action_the_host_lacks_and_learns_it_once(mocked, action, answer):
+    call, expected, others, facts = OPTIONAL_ACTIONS[action]
+    status, body = answer
+    reply(mocked, action, body, status)
+    for other, other_body in others.items():
+        reply(mocked, other, other_body)
+    client, learned = learning_client()
+    expect_result(expected, lambda: call(client))
+    assert learned == [facts] and client.facts == facts
+
+    # The same client, and the next one built from the stored facts, never ask again.
+    asked = actions(mocked).count(action)
+    expect_result(expected, lambda: call(client))
+    again, learned_again = learning_client(learned[-1])
+    expect_result(expected, lambda: call(again))
+    assert actions(mocked).count(action) == asked == 1
+    assert len(learned) == 1 and learned_again == []
+
+
+def test_it_forgets_nothing_already_learned(mocked):
+    reply(mocked, "getPrices", "BAD_ACTION")
+    client, learned = learning_client({"missing": ["bulk_active"], "bad_actions": ["getFullSms"]})
+    assert client.get_quotes() == []
+    assert learned == [{"missing": ["bulk_active"], "bad_actions": ["getFullSms", "getPrices"]}]
+    assert not client.supports(Capability.BULK_ACTIVE) and client.supports(Capability.RESEND)
+
+
+def test_it_reads_the_whole_catalogue_of_a_host_without_one(mocked):
+    for action in ("getCountries", "getServicesList", "getPrices"):
+        reply(mocked, action, "BAD_ACTION")
+    client, learned = learning_client()
+    catalog = client.fetch_catalog()
+    assert STANDARD_US in catalog.countries and len(catalog.services) > 100
+    assert catalog.quotes == [] and catalog.prices_known is False
+    assert learned[-1] == {"bad_actions": ["getCountries", "getPrices", "getServicesList"]}
+    assert client.fetch_catalog() == catalog
+    assert len(mocked.calls) == 3  # the second catalogue cost no request
+
+
+def test_it_knows_prices_where_only_the_lists_are_missing(mocked):
+    reply(mocked, "getCountries", "BAD_ACTION")
+    reply(mocked, "getServicesList", "BAD_ACTION")
+    reply(mocked, "getPrices", {"187": {"wa": {"cost": "0.50", "count": 9}}})
+    catalog = learning_client()[0].fetch_catalog()
+    assert catalog.prices_known
+    assert catalog.quotes == [Quote("wa", "187", Decimal("0.50"), "USD", stock=9)]
+
+
+def test_it_buys_straight_with_get_number_once_v2_is_known_missing(mocked):
+    reply(mocked, "getNumber", "ACCESS_NUMBER:42:14155552671")
+    client, learned = learning_client({"bad_actions": ["getNumberV2"]})
+    [purchase] = buy(client)
+    assert purchase.cost is None and actions(mocked) == ["getNumber"] and learned == []
+
+
+@pytest.mark.parametrize(
+    ("action", "call", "others"),
+    [
+        ("getBalance", lambda c: c.get_balance(), {}),
+        ("getStatus", lambda c: c.get_order("1"), {}),
+        ("setStatus", lambda c: c.cancel("1"), {}),
+        ("getNumber", buy, {"getNumberV2": "BAD_ACTION"}),
+        ("getRentNumber", rent, {}),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_it_raises_bad_action_for_the_core_actions_without_learning_them(
+    mocked, action, call, others
+):
+    # Without these there is nothing to do without: a wrong URL or a broken host.
+    reply(mocked, action, "BAD_ACTION")
+    for other, body in others.items():
+        reply(mocked, other, body)
+    client, learned = learning_client()
+    with pytest.raises(InvalidRequest) as caught:
+        call(client)
+    assert caught.value.provider_code == "BAD_ACTION"
+    assert action not in client.facts.get("bad_actions", []) and "missing" not in client.facts
+    assert learned == ([client.facts] if client.facts else [])
+
+
+def test_it_does_not_learn_from_other_failures(mocked):
+    reply(mocked, "getCountries", "ERROR_SQL")
+    reply(mocked, "getActiveActivations", {"status": "error", "error": "BAD_KEY"})
+    client, learned = learning_client()
+    with pytest.raises(UpstreamUnavailable):
+        client.list_countries()
+    with pytest.raises(AuthFailed):
+        client.list_active_orders()
+    assert learned == [] and client.supports(Capability.BULK_ACTIVE)
+
+
+def test_it_reads_unusable_facts_as_none(mocked):
+    reply(mocked, "getNumberV2", V2_NUMBER)
+    client, _learned = learning_client({"bad_actions": "getNumberV2", "missing": []})
+    assert buy(client)[0].cost == Decimal("12.5")
+
+
+def test_the_standard_numbering_covers_the_sandbox_catalogue():
+    from providers.sandbox import catalog as sandbox
+
+    countries = {c.id: c for c in standard_countries()}
+    services = {s.id: s.name for s in standard_services()}
+    assert set(countries) == {str(n) for n in range(200)}
+    assert all(
+        re.fullmatch(r"[A-Z]{2}", c.iso) and c.dial_code.isdigit() for c in countries.values()
+    )
+    for country in sandbox.COUNTRIES:
+        if country.smsactivate_id is not None:
+            found = countries[str(country.smsactivate_id)]
+            assert (found.iso, found.dial_code) == (country.iso, country.dial), country
+    for service in sandbox.SERVICES:
+        if service.smsactivate_code:
+            assert services[service.smsactivate_code] == service.name, service
+    assert countries["12"].iso == "US"  # the virtual range is still the US
