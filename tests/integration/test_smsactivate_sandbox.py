@@ -15,6 +15,7 @@ from providers.errors import (
     InvalidRequest,
     NotFound,
     OutOfStock,
+    Unsupported,
 )
 from providers.types import Capability, OrderStatus, PurchaseRequest, RentalRequest
 
@@ -283,3 +284,18 @@ def test_it_trades_through_smspools_stub_on_the_smspool_account(upstream):
     balance = client.get_balance().amount
     assert balance == START - purchase.cost
     upstream.assert_books("smspool", key, charges=[purchase.cost], reported=balance)
+
+
+def test_it_learns_that_smspools_stub_rents_nothing(upstream):
+    learned: list[dict] = []
+    key = upstream.key("stub")
+    client = upstream.client(P, key)
+    client.base_url = upstream.server.url("smspool") + "/stubs/handler_api"
+    client.on_learn = learned.append
+    with pytest.raises(Unsupported):  # SMSPool rents through its own API only
+        client.list_rental_offers(country_id=USA)
+    assert learned == [{"missing": ["rentals"]}] and not client.supports(Capability.RENTALS)
+    with pytest.raises(Unsupported):
+        client.list_rental_offers(country_id=USA)
+    stub_rentals = "stub:getRentServicesAndCountries"
+    assert upstream.requests_made("smspool", key, stub_rentals) == 1
