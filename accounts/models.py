@@ -12,6 +12,8 @@ from accounts.roles import Permission, Role, can
 class Team(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100)
+    # Spend ceiling for the whole team per calendar month, USD-equivalent; blank: none.
+    monthly_budget = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -9,6 +9,10 @@ from django.utils import timezone
 
 class State(models.TextChoices):
     PLACING = "placing", "Placing"
+    # The purchase request ended without a readable answer (timeout, dropped
+    # connection, unreadable body): the provider may or may not have sold the
+    # number. The sync engine finds out; it is never shown as failed meanwhile.
+    UNCONFIRMED = "unconfirmed", "Checking with the provider"
     WAITING = "waiting", "Waiting for code"
     RECEIVED = "received", "Code received"
     RESEND_REQUESTED = "resend_requested", "Resend requested"
@@ -24,6 +28,10 @@ ACTIVE_STATES = (State.WAITING, State.RECEIVED, State.RESEND_REQUESTED)
 # States in which a code is still expected.
 AWAITING_CODE_STATES = (State.WAITING, State.RESEND_REQUESTED)
 FINAL_STATES = (State.COMPLETED, State.CANCELLED, State.EXPIRED, State.REFUNDED, State.FAILED)
+# A purchase whose outcome is not known yet: it holds its spend reservation.
+PENDING_STATES = (State.PLACING, State.UNCONFIRMED)
+# What the live board shows: open orders and purchases still being checked.
+BOARD_STATES = (*ACTIVE_STATES, State.UNCONFIRMED)
 
 
 class OrderQuerySet(models.QuerySet):
@@ -32,7 +40,7 @@ class OrderQuerySet(models.QuerySet):
 
     def for_board(self):
         return (
-            self.active()
+            self.filter(state__in=BOARD_STATES)
             .select_related("account", "ordered_by", "service", "country")
             .prefetch_related("messages")
             .order_by("-created", "-id")
@@ -77,6 +85,12 @@ class Order(models.Model):
     dial_code = models.CharField(max_length=8, blank=True)
     cost = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
+    # True while `cost` is the quoted price: the provider's purchase answer had
+    # none (SMS-Activate getNumber); corrected when the provider reports it.
+    cost_quoted = models.BooleanField(default=False)
+    # While placing: by when the purchase call has surely ended. A "placing" row
+    # past it lost its process (a crash) and is resolved like an unconfirmed one.
+    placement_deadline = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     cancel_available_at = models.DateTimeField(null=True, blank=True)
     sms_revision = models.IntegerField(null=True, blank=True)
@@ -109,7 +123,13 @@ class Order(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["team", "idempotency_key"], name="one_order_per_idempotency_key"
-            )
+            ),
+            # One upstream order is one local row, whatever the timing.
+            models.UniqueConstraint(
+                fields=["account", "upstream_id"],
+                condition=~models.Q(upstream_id=""),
+                name="one_row_per_upstream_order",
+            ),
         ]
         indexes = [
             models.Index(fields=["team", "state", "-created"]),
@@ -128,6 +148,15 @@ class Order(models.Model):
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
+
+    @property
+    def is_unconfirmed(self) -> bool:
+        return self.state == State.UNCONFIRMED
+
+    @property
+    def origin_upstream_id(self) -> str:
+        """The upstream id the number was bought under (SMSPool re-sends under new ids)."""
+        return self.previous_upstream_ids[0] if self.previous_upstream_ids else self.upstream_id
 
     @property
     def awaits_code(self) -> bool:

@@ -18,7 +18,7 @@ from django.utils import timezone
 import audit
 from accounts.roles import Permission
 from orders.errors import CancelLocked, OrderActionError
-from orders.models import AWAITING_CODE_STATES, Order, OrderMessage, State
+from orders.models import AWAITING_CODE_STATES, PENDING_STATES, Order, OrderMessage, State
 from providers.errors import (
     AuthFailed,
     CancelTooEarly,
@@ -47,6 +47,9 @@ from reports.models import LedgerKind
 log = logging.getLogger(__name__)
 
 DEFAULT_CANCEL_LOCK = 30  # seconds, when a provider locks without saying how long
+# By when a purchase call has surely ended (the transport's timeouts and retries
+# fit well inside it). A "placing" row older than this lost its process.
+PLACEMENT_DEADLINE = timedelta(seconds=90)
 
 
 @dataclass(frozen=True)
@@ -130,10 +133,13 @@ def order_place(
     """Buy a number (or `options.quantity` numbers) from the first workable choice.
 
     Idempotent: a second call with the same key returns the orders of the
-    first. The Order row exists in state "placing" before the upstream call,
-    so a crash in between leaves a trace for reconciliation. With `failover`,
-    an out-of-stock answer moves on to the next choice. Raises
-    OrderActionError with a plain-words message and a next step.
+    first. The Order row exists in state "placing", with the price reserved
+    against the member's limit and the team's budget, before the upstream
+    call, so a crash in between leaves a trace for reconciliation. A purchase
+    whose outcome is unknown (the answer was lost or unreadable) is returned
+    "unconfirmed" and resolved by the sync engine, never reported as failed.
+    With `failover`, an out-of-stock answer moves on to the next choice.
+    Raises OrderActionError with a plain-words message and a next step.
     """
     if not membership.can(Permission.ORDER):
         raise OrderActionError("Your role cannot order numbers.", category="forbidden")
@@ -144,14 +150,13 @@ def order_place(
     if existing:
         return existing
     _check_options(choices[0], options)
-    _check_spend_limit(membership, choices[0], options)
     try:
         order = _create_placing_row(
             membership, choices[0], options, idempotency_key, note, auto_replace, replaces
         )
     except IntegrityError:  # the same form posted twice at once
         return _orders_for_key(membership.team, idempotency_key)
-    return _purchase_with_failover(order, choices, options, failover, actor, request)
+    return _purchase_with_failover(membership, order, choices, options, failover, actor, request)
 
 
 def _orders_for_key(team, key: str) -> list[Order]:
@@ -175,19 +180,22 @@ def _check_options(choice: Choice, options: Options) -> None:
         raise OrderActionError("Order between 1 and 20 numbers at once.", category="invalid")
 
 
-def _check_spend_limit(membership, choice: Choice, options: Options) -> None:
-    limit = membership.monthly_spend_limit
-    if limit is None or choice.price is None:
-        return
-    spent = ledger.member_spend_usd(membership.team, membership.user)
-    cost = ledger.usd_value(choice.price, choice.currency or choice.account.currency)
-    if spent + cost * options.quantity > limit:
-        raise OrderActionError(
-            f"This order would take you over your monthly limit of {limit} USD "
-            f"(spent so far: {spent.quantize(Decimal('0.01'))} USD).",
-            next_step="Ask an owner or manager to raise your limit.",
-            category="spend_limit",
+def _reserve(membership, order: Order, choice: Choice, options: Options) -> None:
+    """Hold the order's price against the member's limit and the team's budget.
+
+    Call inside the transaction that wrote `order`: a refusal rolls the row back.
+    """
+    total = choice.price * options.quantity if choice.price is not None else None
+    try:
+        ledger.reserve(
+            membership,
+            total,
+            choice.currency or choice.account.currency,
+            purpose="order",
+            order=order,
         )
+    except ledger.SpendRefused as exc:
+        raise OrderActionError(exc.message, next_step=exc.next_step, category=exc.category) from exc
 
 
 def _create_placing_row(membership, choice, options, key, note, auto_replace, replaces) -> Order:
@@ -201,8 +209,10 @@ def _create_placing_row(membership, choice, options, key, note, auto_replace, re
             auto_replace=auto_replace,
             replaces=replaces,
             replace_count=(replaces.replace_count + 1) if replaces else 0,
+            placement_deadline=timezone.now() + PLACEMENT_DEADLINE,
             **_choice_fields(choice),
         )
+        _reserve(membership, order, choice, options)
     return order
 
 
@@ -216,6 +226,9 @@ def _choice_fields(choice: Choice) -> dict:
         "service_name": choice.service_name,
         "country_name": choice.country_name,
         "currency": choice.currency or choice.account.currency,
+        # The quote, until the provider's purchase answer states the price.
+        "cost": choice.price,
+        "cost_quoted": True,
     }
 
 
@@ -249,10 +262,16 @@ def _upstream_key(order: Order) -> str:
     return hashlib.sha256(f"{order.team.code}:{order.idempotency_key}".encode()).hexdigest()[:64]
 
 
-def _purchase_with_failover(order, choices, options, failover, actor, request) -> list[Order]:
+def _purchase_with_failover(
+    membership, order, choices, options, failover, actor, request
+) -> list[Order]:
     for index, choice in enumerate(choices):
         if index:
-            _retarget(order, choice)
+            try:
+                _retarget(membership, order, choice, options)
+            except OrderActionError as refused:
+                _mark_failed(order, refused.message, refused.category, actor, request)
+                raise
         try:
             purchases = choice.account.client().purchase(purchase_request(order, choice, options))
         except OutOfStock as exc:
@@ -268,61 +287,130 @@ def _purchase_with_failover(order, choices, options, failover, actor, request) -
                 continue
             raise _placement_failed(order, choice, options, exc, actor, request) from exc
         except ProviderError as exc:
+            if exc.outcome_unknown:
+                return [placement_unconfirmed(order, exc, actor=actor, request=request)]
             raise _placement_failed(order, choice, options, exc, actor, request) from exc
         if not purchases:
-            exc = UpstreamUnavailable("The provider confirmed no number.")
-            raise _placement_failed(order, choice, options, exc, actor, request)
-        orders = record_purchases(order, purchases, actor=actor, request=request)
-        return orders
+            exc = UpstreamUnavailable("The provider answered without a number.")
+            return [placement_unconfirmed(order, exc, actor=actor, request=request)]
+        return record_purchases(order, purchases, actor=actor, request=request)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _retarget(order: Order, choice: Choice) -> None:
-    for name, value in _choice_fields(choice).items():
-        setattr(order, name, value)
-    order.save()
+def _retarget(membership, order: Order, choice: Choice, options: Options) -> None:
+    """Point the placing row at the next choice, reserving that choice's price instead.
+
+    Raises OrderActionError (and changes nothing) when that price does not fit the budget.
+    """
+    with transaction.atomic():
+        for name, value in _choice_fields(choice).items():
+            setattr(order, name, value)
+        order.save()
+        ledger.release(order=order)
+        _reserve(membership, order, choice, options)
+
+
+def placement_unconfirmed(order: Order, exc: ProviderError, *, actor, request=None) -> Order:
+    """The purchase may or may not have happened: keep the row (and its hold) for the
+    sync engine to resolve, and say so. Returns the order."""
+    now = timezone.now()
+    updated = Order.objects.filter(pk=order.pk, state__in=PENDING_STATES, upstream_id="").update(
+        state=State.UNCONFIRMED,
+        error=exc.message[:500],
+        error_category="outcome_unknown",
+        # The call has ended now: the provider's lists settle from here.
+        placement_deadline=now,
+        next_check_at=now,
+    )
+    order.refresh_from_db()
+    if updated:
+        audit.record(
+            team=order.team,
+            actor=actor,
+            action="order.unconfirmed",
+            target=order,
+            payload={"provider": order.account.label, "reason": exc.message},
+            request=request,
+        )
+        transaction.on_commit(lambda: start_poller(order.account_id))
+    return order
 
 
 def record_purchases(
-    order: Order, purchases: list[Purchase], *, actor, request=None
+    order: Order, purchases: list[Purchase], *, actor, request=None, action="order.placed"
 ) -> list[Order]:
-    """Fill the placing row (and one more row per extra number), book and audit them."""
+    """Record each number bought for `order`, book it once and release the reservation.
+
+    Insert-or-attach: an upstream order already recorded (the poller found it
+    first) keeps its row; the first new one fills `order` while it has no
+    upstream id; any other gets a row of its own for the same member.
+    """
     orders = []
     with transaction.atomic():
-        for index, purchase in enumerate(purchases):
-            target = order if index == 0 else _sibling(order, index)
-            _fill_from_purchase(target, purchase)
+        for purchase in purchases:
+            target, new = _row_for_purchase(order, purchase)
+            orders.append(target)
+            if not new:
+                continue
             _book_purchase(target, purchase)
             audit.record(
                 team=target.team,
                 actor=actor,
-                action="order.placed",
+                action=action,
                 target=target,
-                payload={
-                    "provider": target.account.label,
-                    "service": target.service_name,
-                    "country": target.country_name,
-                    "number": target.phone_number,
-                    "cost": str(target.cost) if target.cost is not None else None,
-                    "currency": target.currency,
-                    "upstream_id": target.upstream_id,
-                },
+                payload=_placed_payload(target),
                 request=request,
             )
-            orders.append(target)
+        ledger.release(order=order)
     transaction.on_commit(lambda: start_poller(order.account_id))
     return orders
 
 
-def _sibling(order: Order, index: int) -> Order:
-    """Another row for the index-th number of a multi-number purchase."""
-    skip = {"id", "code", "idempotency_key", "replaces_id", "created", "updated"}
+def _placed_payload(order: Order) -> dict:
+    return {
+        "provider": order.account.label,
+        "service": order.service_name,
+        "country": order.country_name,
+        "number": order.phone_number,
+        "cost": str(order.cost) if order.cost is not None else None,
+        "cost_quoted": order.cost_quoted,
+        "currency": order.currency,
+        "upstream_id": order.upstream_id,
+    }
+
+
+def _row_for_purchase(order: Order, purchase: Purchase) -> tuple[Order, bool]:
+    """The row that holds `purchase`, and whether it was filled just now."""
+    known = Order.objects.filter(account=order.account, upstream_id=purchase.order_id).first()
+    if known is not None:
+        return known, False
+    try:
+        with transaction.atomic():
+            current = _locked(order)
+            if current.state in PENDING_STATES and not current.upstream_id:
+                target = current
+            else:
+                target = _sibling(current)
+            _fill_from_purchase(target, purchase)
+            return target, True
+    except IntegrityError:
+        # Recorded meanwhile by another process (the unique row per upstream order).
+        known = Order.objects.get(account=order.account, upstream_id=purchase.order_id)
+        return known, False
+
+
+def _sibling(order: Order) -> Order:
+    """Another row, for the same member, for another number bought by one purchase."""
+    skip = {"id", "code", "idempotency_key", "replaces_id", "created", "updated", "upstream_id"}
     fields = {
         f.attname: getattr(order, f.attname)
         for f in Order._meta.concrete_fields
         if f.attname not in skip
     }
-    return Order.objects.create(**fields, idempotency_key=f"{order.idempotency_key}#{index}")
+    taken = Order.objects.filter(
+        team=order.team, idempotency_key__startswith=f"{order.idempotency_key}#"
+    ).count()
+    return Order(**fields, idempotency_key=f"{order.idempotency_key}#{taken + 1}")
 
 
 def _fill_from_purchase(order: Order, purchase: Purchase) -> None:
@@ -330,7 +418,8 @@ def _fill_from_purchase(order: Order, purchase: Purchase) -> None:
     order.upstream_id = purchase.order_id
     order.phone_number = purchase.phone_number
     order.dial_code = purchase.country_code
-    order.cost = purchase.cost if purchase.cost is not None else order.cost
+    if purchase.cost is not None:
+        order.cost, order.cost_quoted = purchase.cost, False
     order.currency = purchase.currency or order.currency
     order.expires_at = purchase.expires_at or now + timedelta(
         seconds=order.account.client_class.order_lifetime_seconds
@@ -339,6 +428,7 @@ def _fill_from_purchase(order: Order, purchase: Purchase) -> None:
     order.upstream_status = purchase.raw_status
     order.state = State.WAITING
     order.error = order.error_category = ""
+    order.placement_deadline = None
     order.next_check_at = now
     order.save()
 
@@ -350,32 +440,81 @@ def _book_purchase(order: Order, purchase: Purchase) -> None:
         order,
         kind=LedgerKind.PURCHASE,
         amount=order.cost,
-        key="purchase",
         upstream_ref=purchase.order_id,
+        quoted=order.cost_quoted,
     )
+
+
+def _correct_quoted_cost(order: Order, upstream: OrderState) -> None:
+    """The provider reported the price of a purchase booked at its quote: book the
+    difference once and keep the real price (the caller saves the order)."""
+    if not order.cost_quoted or upstream.cost is None or not order.upstream_id:
+        return
+    if upstream.currency and upstream.currency != order.currency:
+        return
+    difference = upstream.cost - (order.cost or Decimal(0))
+    if difference:
+        ledger.book_for(order, kind=LedgerKind.ADJUSTMENT, amount=difference)
+    order.cost, order.cost_quoted = upstream.cost, False
 
 
 def _placement_failed(order, choice, options, exc: ProviderError, actor, request):
-    order.state = State.FAILED
-    order.error = exc.message[:500]
-    order.error_category = exc.category
-    order.finished_at = timezone.now()
-    order.save()
-    audit.record(
-        team=order.team,
-        actor=actor,
-        action="order.failed",
-        target=order,
-        payload={
-            "provider": choice.account.label,
-            "category": exc.category,
-            "message": exc.message,
-        },
-        request=request,
-    )
+    _mark_failed(order, exc.message, exc.category, actor, request)
     if isinstance(exc, AuthFailed | InsufficientBalance):
         choice.account.record_error(exc)
     return explain_placement_error(exc, choice, options)
+
+
+def _mark_failed(order: Order, message: str, category: str, actor, request=None) -> bool:
+    """Close a purchase that bought nothing and give its reservation back; True when
+    this call closed it (a row already placed or closed is left alone)."""
+    now = timezone.now()
+    with transaction.atomic():
+        closed = Order.objects.filter(pk=order.pk, state__in=PENDING_STATES, upstream_id="").update(
+            state=State.FAILED,
+            error=message[:500],
+            error_category=category,
+            finished_at=now,
+            placement_deadline=None,
+        )
+        if not closed:
+            return False
+        ledger.release(order=order)
+        audit.record(
+            team=order.team,
+            actor=actor,
+            action="order.failed",
+            target=order,
+            payload={"provider": order.account.label, "category": category, "message": message},
+            request=request,
+        )
+    order.refresh_from_db()
+    return True
+
+
+def mark_not_found_upstream(
+    order: Order, message: str, *, category: str = "not_found_upstream"
+) -> bool:
+    """Close an unconfirmed purchase the provider does not have: nothing was bought or
+    charged, and its reservation goes back. True when this call closed it."""
+    return _mark_failed(order, message, category, actor=None)
+
+
+def order_repurchase(order: Order) -> list[Order]:
+    """Re-send an unconfirmed purchase under its own idempotency key.
+
+    Only for providers that deduplicate the key (SMSCode): they answer with the
+    order the first attempt made, or make it now, never a second one. Raises
+    ProviderError.
+    """
+    if not order.account.supports(Capability.IDEMPOTENT_PURCHASE):
+        raise Unsupported("This provider does not deduplicate purchases.")
+    choice = choice_for(order)
+    request = purchase_request(order, choice, Options.from_json(order.options))
+    purchases = _client(order).purchase(request)
+    if not purchases:
+        raise UpstreamUnavailable("The provider answered without a number.")
+    return record_purchases(order, purchases, actor=None, action="order.placed")
 
 
 def explain_placement_error(exc: ProviderError, choice: Choice, options: Options):
@@ -475,6 +614,12 @@ def order_cancel(
     """
     if order.state == State.PLACING:
         raise OrderActionError("This order is still being placed; try again in a moment.")
+    if order.state == State.UNCONFIRMED:
+        raise OrderActionError(
+            "smsdesk is still checking with the provider whether this purchase went through.",
+            next_step="Once it is confirmed you can cancel it; if it did not go through, "
+            "nothing is charged.",
+        )
     if not order.awaits_code:
         raise OrderActionError(
             f"This order is {order.get_state_display().lower()}; only an order still waiting "
@@ -564,22 +709,14 @@ def finish_order(
         if upstream_status:
             current.upstream_status = upstream_status
         current.save()
-        booked = None
-        if refund:
-            booked = ledger.book_for(
-                current, kind=LedgerKind.REFUND, amount=-abs(refund), key="refund"
-            )
-        audit.record(
-            team=current.team,
-            actor=actor,
+        ledger.book_refund(
+            current,
+            refund,
+            kind=LedgerKind.REFUND,
             action=action,
-            target=current,
-            payload={
-                **(payload or {}),
-                "refund": str(booked.amount) if booked else None,
-                "currency": current.currency,
-            },
+            actor=actor,
             request=request,
+            payload=payload,
         )
     return current
 
@@ -599,22 +736,16 @@ def order_resend(*, order: Order, actor, request=None) -> Order:
         raise _action_failed(order, "resend", exc) from exc
     with transaction.atomic():
         current = _locked(order)
-        if result.order_id and result.order_id != current.upstream_id:
-            # SMSPool re-sends under a new order id; follow the new one.
+        new_id = bool(result.order_id) and result.order_id != current.upstream_id
+        if new_id:
+            # SMSPool's Postman shape re-sends under a new order id; follow the new one.
             current.previous_upstream_ids = [*current.previous_upstream_ids, current.upstream_id]
             current.upstream_id = result.order_id
         current.state = State.RESEND_REQUESTED
         current.next_check_at = timezone.now()
         current.save()
         if result.charge:
-            ledger.book_for(
-                current,
-                kind=LedgerKind.RESEND,
-                amount=result.charge,
-                currency=result.currency,
-                upstream_ref=result.order_id,
-                key=f"resend:{result.order_id}:{len(current.previous_upstream_ids)}",
-            )
+            _book_resend(current, result, new_id)
         audit.record(
             team=current.team,
             actor=actor,
@@ -628,6 +759,20 @@ def order_resend(*, order: Order, actor, request=None) -> Order:
         )
     transaction.on_commit(lambda: start_poller(order.account_id))
     return current
+
+
+def _book_resend(order: Order, result, new_id: bool) -> None:
+    # One charge per re-send: keyed by the new order id, or (where the provider
+    # re-sends under the same id) by how many re-sends this order had.
+    count = order.ledger.filter(kind=LedgerKind.RESEND).count()
+    ledger.book_for(
+        order,
+        kind=LedgerKind.RESEND,
+        amount=result.charge,
+        currency=result.currency,
+        upstream_ref=order.upstream_id,
+        event="" if new_id else f"resend-{count + 1}",
+    )
 
 
 def order_complete(*, order: Order, actor, request=None) -> Order:
@@ -770,6 +915,7 @@ def apply_state(order: Order, upstream: OrderState, *, now=None) -> Order:
             return current
         new_message = _record_message(current, upstream, now)
         _update_fields(current, upstream, now, new_message)
+        _correct_quoted_cost(current, upstream)
         current.save()
     if upstream.status.is_final:
         return _apply_final(current, upstream, now)
@@ -924,16 +1070,7 @@ def expire_order(order: Order, *, now=None) -> bool:
 
 
 def _book_expiry(order: Order, refund: Decimal | None) -> None:
-    booked = None
-    if refund:
-        booked = ledger.book_for(order, kind=LedgerKind.REFUND, amount=-abs(refund), key="refund")
-    audit.record(
-        team=order.team,
-        actor=None,
-        action="order.expired",
-        target=order,
-        payload={"refund": str(booked.amount) if booked else None, "currency": order.currency},
-    )
+    ledger.book_refund(order, refund, kind=LedgerKind.REFUND, action="order.expired")
 
 
 def replace_if_asked(order: Order) -> Order | None:

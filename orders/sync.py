@@ -25,16 +25,23 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import IntegrityError, close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
 import audit
 from orders import services
-from orders.models import ACTIVE_STATES, AWAITING_CODE_STATES, Order, OrderMessage, State
-from providers.errors import NotFound, ProviderError, RateLimited
+from orders.models import (
+    ACTIVE_STATES,
+    AWAITING_CODE_STATES,
+    PENDING_STATES,
+    Order,
+    OrderMessage,
+    State,
+)
+from providers.errors import NotFound, ProviderError, RateLimited, Unsupported
 from providers.models import ProviderAccount
-from providers.types import Capability, OrderState, OrderStatus
+from providers.types import Capability, OrderState, OrderStatus, Purchase
 from reports import ledger
 from reports.models import LedgerKind
 
@@ -48,8 +55,16 @@ IDLE_INTERVAL = 5.0  # seconds between cycles when only received orders remain
 # a larger share to be useful at all.
 POLL_SHARE = 0.15
 SMALL_BUDGET_POLL_SHARE = 0.5
-PLACING_GRACE = timedelta(seconds=45)  # a purchase may still be in flight
-PLACING_TIMEOUT = timedelta(minutes=10)  # no upstream trace by then: it failed
+# An unconfirmed purchase absent from the provider's lists this long after its
+# call ended did not happen. (A request still being processed upstream after
+# that shows up later and is re-attached to its row: see _pending_match.)
+UNCONFIRMED_SETTLE = timedelta(seconds=10)
+# How long a purchase closed as "not found upstream" may still be claimed by a
+# late upstream order.
+REOPEN_WINDOW = timedelta(minutes=10)
+# Unconfirmed purchases re-sent under their idempotency key per cycle (SMSCode).
+RETRIES_PER_CYCLE = 5
+NOT_FOUND_UPSTREAM = "not_found_upstream"
 RECEIVED_RECHECK = timedelta(seconds=15)
 ABSENT_RECHECK = timedelta(seconds=15)
 SAME_TIME = timedelta(seconds=1)  # an expiry that moved less than this is not worth a write
@@ -173,7 +188,6 @@ def run_cycle(account: ProviderAccount, now=None) -> Cycle:
         services.process_cancel_requests(account, now)
         _sync_orders(account, client, now, cycle)
         services.process_expired(account, now)
-        reconcile_placing(account, now)
     except RateLimited as exc:
         cycle.rate_limited_for = exc.retry_after or 5.0
     except ProviderError as exc:
@@ -186,10 +200,13 @@ def run_cycle(account: ProviderAccount, now=None) -> Cycle:
 
 def _count_work(account: ProviderAccount, cycle: Cycle) -> None:
     orders = Order.objects.filter(account=account)
-    cycle.awaiting = orders.filter(state__in=AWAITING_CODE_STATES).count()
-    cycle.active = orders.filter(
-        Q(state__in=ACTIVE_STATES) | Q(state=State.PLACING) | Q(cancel_requested=True)
-    ).count()
+    # An unconfirmed purchase is awaited like a code: the member is waiting on it.
+    cycle.awaiting = orders.filter(state__in=(*AWAITING_CODE_STATES, State.UNCONFIRMED)).count()
+    cycle.active = orders.filter(_has_work()).count()
+
+
+def _has_work() -> Q:
+    return Q(state__in=(*ACTIVE_STATES, *PENDING_STATES)) | Q(cancel_requested=True)
 
 
 def _sync_rentals(account, client, now) -> int:
@@ -208,10 +225,12 @@ def _sync_rentals(account, client, now) -> int:
 
 
 def _sync_orders(account: ProviderAccount, client, now, cycle: Cycle) -> None:
+    flag_lost_placements(account, now)
     active = list(Order.objects.filter(account=account, state__in=ACTIVE_STATES))
     bulk = _bulk_states(account, client, active, cycle)
     if bulk is None:
         _check_each(account, client, active, now, cycle)
+        resolve_unconfirmed(account, client, now, listed=False)
         return
     by_id = {state.order_id: state for state in bulk}
     listed = [(order, by_id[order.upstream_id]) for order in active if order.upstream_id in by_id]
@@ -229,6 +248,7 @@ def _sync_orders(account: ProviderAccount, client, now, cycle: Cycle) -> None:
     Order.objects.filter(pk__in=unchanged).update(last_checked_at=now)
     _check_each(account, client, absent, now, cycle, recheck=ABSENT_RECHECK)
     reconcile_orphans(account, bulk, now)
+    resolve_unconfirmed(account, client, now, listed=True)
 
 
 def _recorded_sms(orders) -> set[tuple[int, str, str]]:
@@ -261,6 +281,8 @@ def _unchanged(order: Order, state: OrderState, recorded: set[tuple[int, str, st
         return False
     if state.phone_number and not order.phone_number:
         return False
+    if order.cost_quoted and state.cost is not None:
+        return False
     return _same_time(state.expires_at or order.expires_at, order.expires_at) and _same_time(
         state.cancel_available_at, order.cancel_available_at
     )
@@ -273,14 +295,19 @@ def _same_time(a, b) -> bool:
 
 
 def _bulk_states(account, client, active: list[Order], cycle: Cycle) -> list[OrderState] | None:
-    """Every open upstream order in one request, or None when the provider has no such list."""
+    """Every open upstream order in one request, or None when the provider has no such list
+    (or the account's host turned out not to serve it)."""
+    pending = _has_pending(account)
     if client.supports(Capability.BULK_ACTIVE):
-        if not active and not _has_placing(account):
+        if not active and not pending:
             return []
         cycle.requests += 1
-        return client.list_active_orders()
+        try:
+            return client.list_active_orders()
+        except Unsupported:
+            return None  # the client remembers it; per-order checks from now on
     list_orders = getattr(client, "list_orders", None)
-    if list_orders is None or not active:
+    if list_orders is None or not (active or pending):
         return None
     cycle.requests += 1
     states = list_orders(limit=min(100, max(20, 2 * len(active))))
@@ -290,8 +317,8 @@ def _bulk_states(account, client, active: list[Order], cycle: Cycle) -> list[Ord
     return [s for s in states if not s.status.is_final] + [s for s in states if s.status.is_final]
 
 
-def _has_placing(account) -> bool:
-    return Order.objects.filter(account=account, state=State.PLACING).exists()
+def _has_pending(account) -> bool:
+    return Order.objects.filter(account=account, state__in=PENDING_STATES).exists()
 
 
 def _check_each(account, client, orders: list[Order], now, cycle: Cycle, recheck=None) -> None:
@@ -325,6 +352,12 @@ def _per_cycle_allowance(account) -> int:
 
 
 # --- reconciliation ---------------------------------------------------------------------------
+#
+# One upstream order is one local row: the database refuses a second row for
+# the same (account, upstream id), and every path below claims rows with a
+# conditional UPDATE, so the placement's own answer, the poller and a retry can
+# race without double rows or double charges. The ledger's natural keys make a
+# second booking of the same purchase impossible as well.
 
 
 def _known_upstream_ids(account, ids: set[str]) -> set[str]:
@@ -341,41 +374,78 @@ def _known_upstream_ids(account, ids: set[str]) -> set[str]:
     return known
 
 
+def flag_lost_placements(account: ProviderAccount, now) -> int:
+    """Placing rows past their deadline lost their process (a crash, a kill): their
+    purchase may have happened, so they become unconfirmed; return how many."""
+    lost = Order.objects.filter(
+        account=account, state=State.PLACING, placement_deadline__lt=now, upstream_id=""
+    )
+    flagged = 0
+    for order in lost:
+        if Order.objects.filter(pk=order.pk, state=State.PLACING, upstream_id="").update(
+            state=State.UNCONFIRMED,
+            error="The purchase was interrupted before the provider's answer was recorded.",
+            error_category="outcome_unknown",
+        ):
+            audit.record(
+                team=order.team,
+                actor=None,
+                action="order.unconfirmed",
+                target=order,
+                payload={"provider": account.label, "reason": "interrupted"},
+            )
+            flagged += 1
+    return flagged
+
+
 def reconcile_orphans(account: ProviderAccount, states: list[OrderState], now) -> int:
-    """Attach upstream orders with no local row to a stranded "placing" row, or record
-    them as orphans for staff; return how many were handled."""
+    """Give every open upstream order with no local row one: the unconfirmed purchase
+    it answers, else (when no purchase of that kind is still in flight) an orphan row
+    for staff. Return how many were handled."""
     open_states = [s for s in states if not s.status.is_final]
     unknown = {s.order_id for s in open_states} - _known_upstream_ids(
         account, {s.order_id for s in open_states}
     )
     handled = 0
-    for state in open_states:
+    for state in sorted(open_states, key=lambda s: s.order_id):
         if state.order_id not in unknown:
             continue
-        placing = _stranded_placing_row(account, state, now)
-        if placing is not None:
-            _attach(placing, state, now)
-        else:
-            _record_orphan(account, state, now)
-        handled += 1
+        row = _pending_match(account, state, now)
+        if row is not None:
+            handled += _attach(row, state, now)
+        elif not _in_flight_match(account, state, now):
+            handled += _record_orphan(account, state, now)
     return handled
 
 
-def _stranded_placing_row(account, state: OrderState, now) -> Order | None:
-    rows = Order.objects.filter(
-        account=account,
-        state=State.PLACING,
-        created__lte=now - PLACING_GRACE,
-        created__gte=now - PLACING_TIMEOUT,
-    ).order_by("created")
-    for row in rows:
+def _pending_match(account, state: OrderState, now) -> Order | None:
+    """The oldest purchase of the account that may be `state`'s: unconfirmed, or
+    closed a moment ago as not found upstream (a late upstream order)."""
+    rows = Order.objects.filter(account=account, upstream_id="").filter(
+        Q(state=State.UNCONFIRMED)
+        | Q(
+            state=State.FAILED,
+            error_category=NOT_FOUND_UPSTREAM,
+            finished_at__gte=now - REOPEN_WINDOW,
+        )
+    )
+    for row in rows.select_related("service", "country").order_by("state", "created", "id"):
         if _plausible_match(row, state):
             return row
     return None
 
 
+def _in_flight_match(account, state: OrderState, now) -> bool:
+    """Whether a purchase still waiting for its own answer could be `state`'s (its
+    answer will claim it; an orphan row now would be a second row)."""
+    rows = Order.objects.filter(
+        account=account, state=State.PLACING, upstream_id="", placement_deadline__gte=now
+    ).select_related("service", "country")
+    return any(_plausible_match(row, state) for row in rows)
+
+
 def _plausible_match(order: Order, state: OrderState) -> bool:
-    """Does an upstream order look like what this placing row tried to buy?"""
+    """Does an upstream order look like what this row tried to buy?"""
 
     def agrees(reported: str, *names: str) -> bool:
         return not reported or reported.strip().lower() in {n.lower() for n in names if n}
@@ -387,69 +457,59 @@ def _plausible_match(order: Order, state: OrderState) -> bool:
     ) and agrees(state.country, order.country_upstream_id, order.country_name, country_iso)
 
 
-def _attach(order: Order, state: OrderState, now) -> None:
-    claimed = Order.objects.filter(pk=order.pk, state=State.PLACING).update(
-        state=State.WAITING,
-        upstream_id=state.order_id,
-        phone_number=state.phone_number or "",
-        upstream_status=state.raw_status[:40],
-        expires_at=state.expires_at
-        or now + timedelta(seconds=order.account.client_class.order_lifetime_seconds),
-        cost=state.cost if state.cost is not None else order.cost,
-        next_check_at=now,
+def _attach(order: Order, state: OrderState, now) -> int:
+    """Record `state` as the purchase `order` made; 1 when this call attached it."""
+    from orders.services import record_purchases
+
+    purchase = Purchase(
+        order_id=state.order_id,
+        phone_number=state.phone_number,
+        cost=state.cost,
+        currency=state.currency,
+        expires_at=state.expires_at,
+        raw_status=state.raw_status[:40],
     )
-    if not claimed:
-        return
-    order.refresh_from_db()
-    if order.cost is not None:
-        ledger.book_for(
-            order,
-            kind=LedgerKind.PURCHASE,
-            amount=order.cost,
-            key="purchase",
-            upstream_ref=state.order_id,
+    if order.state == State.FAILED:
+        # A purchase closed as not found turned up after all: it is open again.
+        Order.objects.filter(pk=order.pk, state=State.FAILED, upstream_id="").update(
+            state=State.UNCONFIRMED, finished_at=None
         )
-    audit.record(
-        team=order.team,
-        actor=None,
-        action="order.reconciled",
-        target=order,
-        payload={"upstream_id": state.order_id, "number": order.phone_number},
-    )
-    services.apply_state(order, state, now=now)
+    (row,) = record_purchases(order, [purchase], actor=None, action="order.reconciled")
+    if row.pk != order.pk or row.upstream_id != state.order_id:
+        return 0
+    services.apply_state(row, state, now=now)
+    return 1
 
 
-def _record_orphan(account: ProviderAccount, state: OrderState, now) -> None:
-    order, created = Order.objects.get_or_create(
-        team=account.team,
-        idempotency_key=f"orphan:{account.code}:{state.order_id}",
-        defaults={
-            "account": account,
-            "is_orphan": True,
-            "state": State.WAITING,
-            "upstream_id": state.order_id,
-            "upstream_status": state.raw_status[:40],
-            "phone_number": state.phone_number,
-            "cost": state.cost,
-            "currency": state.currency or account.currency,
-            "expires_at": state.expires_at,
-            "service_upstream_id": state.service or "?",
-            "country_upstream_id": state.country or "?",
-            "service_name": state.service or "Unknown service",
-            "country_name": state.country or "Unknown country",
-            "next_check_at": now,
-        },
-    )
+def _record_orphan(account: ProviderAccount, state: OrderState, now) -> int:
+    service, country = _catalog_names(account, state)
+    try:
+        order, created = Order.objects.get_or_create(
+            team=account.team,
+            idempotency_key=f"orphan:{account.code}:{state.order_id}",
+            defaults={
+                "account": account,
+                "is_orphan": True,
+                "state": State.WAITING,
+                "upstream_id": state.order_id,
+                "upstream_status": state.raw_status[:40],
+                "phone_number": state.phone_number,
+                "cost": state.cost,
+                "currency": state.currency or account.currency,
+                "expires_at": state.expires_at,
+                "service_upstream_id": state.service or "?",
+                "country_upstream_id": state.country or "?",
+                "service_name": service,
+                "country_name": country,
+                "next_check_at": now,
+            },
+        )
+    except IntegrityError:
+        return 0  # recorded meanwhile under its own row
     if not created:
-        return
+        return 0
     if order.cost is not None:
-        ledger.book_for(
-            order,
-            kind=LedgerKind.PURCHASE,
-            amount=order.cost,
-            key="purchase",
-            upstream_ref=state.order_id,
-        )
+        ledger.book_for(order, kind=LedgerKind.PURCHASE, amount=order.cost)
     audit.record(
         team=account.team,
         actor=None,
@@ -458,39 +518,87 @@ def _record_orphan(account: ProviderAccount, state: OrderState, now) -> None:
         payload={"upstream_id": state.order_id, "provider": account.label},
     )
     services.apply_state(order, state, now=now)
+    return 1
 
 
-def reconcile_placing(account: ProviderAccount, now) -> int:
-    """Fail placing rows that no upstream order claimed in time; return how many."""
-    stale = Order.objects.filter(
-        account=account, state=State.PLACING, created__lt=now - PLACING_TIMEOUT
+def _catalog_names(account, state: OrderState) -> tuple[str, str]:
+    """Readable service and country names for an upstream order, from the catalogue."""
+    from providers.models import CatalogCountry, CatalogService
+
+    service = CatalogService.objects.filter(account=account, upstream_id=state.service).first()
+    country = CatalogCountry.objects.filter(account=account, upstream_id=state.country).first()
+    return (
+        service.display_name if service else (state.service or "Unknown service"),
+        country.display_name if country else (state.country or "Unknown country"),
     )
-    failed = 0
-    for order in stale:
-        if Order.objects.filter(pk=order.pk, state=State.PLACING).update(
-            state=State.FAILED,
-            finished_at=now,
-            error_category="unconfirmed",
-            error="The provider never confirmed this purchase and lists no such order.",
-        ):
-            audit.record(
-                team=order.team,
-                actor=None,
-                action="order.placement_unconfirmed",
-                target=order,
-                payload={"provider": account.label},
+
+
+def resolve_unconfirmed(account: ProviderAccount, client, now, *, listed: bool) -> int:
+    """Settle the purchases whose outcome is unknown; return how many were settled.
+
+    By the cheapest sure way the provider offers: re-sending the purchase under its
+    idempotency key (SMSCode answers with the order it made, or makes it now);
+    else the lists this cycle read (`listed`): still absent once the call has
+    settled, it did not happen; else, with no way to look, waiting until such an
+    order would have expired (unused activations are refunded upstream).
+    """
+    rows = list(Order.objects.filter(account=account, state=State.UNCONFIRMED, upstream_id=""))
+    if not rows:
+        return 0
+    if client.supports(Capability.IDEMPOTENT_PURCHASE):
+        return sum(_retry_purchase(order) for order in rows[:RETRIES_PER_CYCLE])
+    settled = 0
+    for order in rows:
+        ended = order.placement_deadline or order.created
+        if listed and now >= ended + UNCONFIRMED_SETTLE:
+            settled += services.mark_not_found_upstream(
+                order, "The provider has no such order: nothing was bought or charged."
             )
-            failed += 1
-    return failed
+        elif not listed and now >= order.created + _lifetime(account):
+            settled += services.mark_not_found_upstream(
+                order,
+                "The provider never confirmed this purchase. If it charged for it, it "
+                "refunds the unused number when it expires.",
+            )
+    return settled
+
+
+def _lifetime(account) -> timedelta:
+    return timedelta(seconds=account.client_class.order_lifetime_seconds) + timedelta(minutes=1)
+
+
+def _retry_purchase(order: Order) -> int:
+    """Re-send an unconfirmed purchase under its own idempotency key; 1 when settled."""
+    try:
+        services.order_repurchase(order)
+    except ProviderError as exc:
+        if exc.outcome_unknown or isinstance(exc, RateLimited):
+            return 0
+        return int(services.mark_not_found_upstream(order, exc.message, category=exc.category))
+    return 1
 
 
 def accounts_needing_a_poller():
     """Accounts with work for a poller (active orders, placing rows, cancel requests)."""
     from rentals.sync import accounts_with_active_rentals
 
-    with_orders = Order.objects.filter(
-        Q(state__in=ACTIVE_STATES) | Q(state=State.PLACING) | Q(cancel_requested=True)
-    ).values("account")
+    with_orders = Order.objects.filter(_has_work()).values("account")
     return ProviderAccount.objects.filter(enabled=True).filter(
         Q(pk__in=with_orders) | Q(pk__in=accounts_with_active_rentals())
+    )
+
+
+def release_settled_holds() -> int:
+    """Give back spend holds whose purchase is no longer pending (a safety net for a
+    process that died between booking a charge and releasing its hold); return how many."""
+    from rentals.models import RentalState
+    from reports.models import SpendHold
+
+    settled = Q(order__isnull=False) & ~Q(order__state__in=PENDING_STATES)
+    settled |= Q(purpose="rental", rental__isnull=False) & ~Q(rental__state=RentalState.PLACING)
+    settled |= Q(created__lt=timezone.now() - ledger.STALE_HOLD)
+    return (
+        SpendHold.objects.filter(released_at__isnull=True)
+        .filter(settled)
+        .update(released_at=timezone.now())
     )

@@ -194,6 +194,13 @@ def _placed(request, team, placed: list[Order]):
     first = placed[0]
     if first.state == State.FAILED:
         messages.error(request, f"This order failed earlier: {first.error}")
+    elif first.state == State.UNCONFIRMED:
+        messages.warning(
+            request,
+            f"{first.account.label} did not answer clearly ({first.error}). smsdesk is "
+            "checking with the provider whether this purchase went through; the board shows "
+            "the number once it is confirmed, and nothing is charged if it was not.",
+        )
     elif len(placed) == 1:
         messages.success(
             request,

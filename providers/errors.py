@@ -50,6 +50,15 @@ class ProviderError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
 
+    @property
+    def outcome_unknown(self) -> bool:
+        """True when the provider may have carried the request out although it failed.
+
+        A refusal the provider stated (out of stock, bad key, 429...) means it did
+        nothing; a lost or unreadable answer leaves the outcome open.
+        """
+        return False
+
 
 class OutOfStock(ProviderError):
     category = "out_of_stock"
@@ -102,6 +111,13 @@ class UpstreamUnavailable(ProviderError):
     category = "upstream_unavailable"
     retryable = True
     default_message = "The provider is not answering properly right now."
+
+    @property
+    def outcome_unknown(self) -> bool:
+        # Only a request that never left (no connection made) is known to have
+        # done nothing; a timeout, a hang-up, a 5xx or an unreadable body may
+        # come after the provider acted.
+        return not self.details.get("not_sent")
 
 
 class Unsupported(ProviderError):

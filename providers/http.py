@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from providers.errors import InvalidRequest, ProviderError, RateLimited, UpstreamUnavailable
 from providers.ratelimit import RateBudget
@@ -240,10 +241,14 @@ class Transport:
         return parse(response)
 
     def _transport_error(self, exc: requests.RequestException) -> UpstreamUnavailable:
+        if _never_sent(exc):
+            return UpstreamUnavailable(
+                "Could not connect to the provider.", details={"not_sent": True}
+            )
         if isinstance(exc, requests.Timeout):
             return UpstreamUnavailable("The provider did not answer in time.")
         if isinstance(exc, requests.ConnectionError):
-            return UpstreamUnavailable("Could not connect to the provider, or it hung up.")
+            return UpstreamUnavailable("The provider hung up before answering.")
         return UpstreamUnavailable(f"The request to the provider failed ({type(exc).__name__}).")
 
     def _scrub(self, exc: ProviderError) -> None:
@@ -270,3 +275,11 @@ class Transport:
             elapsed_ms,
             attempt,
         )
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when no connection was made, so the provider cannot have seen the request."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError | NameResolutionError)

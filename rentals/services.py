@@ -161,7 +161,6 @@ def rental_rent(
     existing = Rental.objects.filter(team=membership.team, idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
-    _check_spend_limit(membership, choice)
     try:
         rental = _create_placing_row(membership, choice, idempotency_key, label, note)
     except IntegrityError:
@@ -180,24 +179,20 @@ def rental_rent(
     return _record_rental(rental, bought, choice, membership.user, request)
 
 
-def _check_spend_limit(membership, choice: RentChoice) -> None:
-    limit = membership.monthly_spend_limit
-    if limit is None:
-        return
-    spent = ledger.member_spend_usd(membership.team, membership.user)
-    if spent + ledger.usd_value(choice.price, choice.offer.currency) > limit:
-        raise RentalError(
-            f"This rental would take you over your monthly limit of {limit} USD.",
-            next_step="Ask an owner or manager to raise your limit.",
-            category="spend_limit",
-        )
+def _reserve(membership, amount, currency: str, *, purpose: str, rental: Rental):
+    """Hold `amount` against the member's limit and the team's budget (inside the
+    caller's transaction). Raises RentalError when it does not fit."""
+    try:
+        return ledger.reserve(membership, amount, currency, purpose=purpose, rental=rental)
+    except ledger.SpendRefused as exc:
+        raise RentalError(exc.message, next_step=exc.next_step, category=exc.category) from exc
 
 
 def _create_placing_row(membership, choice: RentChoice, key, label, note) -> Rental:
     offer = choice.offer
     service = choice.service or offer.service
     with transaction.atomic():
-        return Rental.objects.create(
+        rental = Rental.objects.create(
             team=membership.team,
             account=offer.account,
             rented_by=membership.user,
@@ -218,6 +213,8 @@ def _create_placing_row(membership, choice: RentChoice, key, label, note) -> Ren
             refundable=offer.refundable,
             refund_within_hours=offer.refund_within_hours,
         )
+        _reserve(membership, choice.price, offer.currency, purpose="rental", rental=rental)
+        return rental
 
 
 def _rent_failed(rental: Rental, exc: ProviderError, actor, request) -> RentalError:
@@ -225,6 +222,7 @@ def _rent_failed(rental: Rental, exc: ProviderError, actor, request) -> RentalEr
     rental.error = exc.message[:500]
     rental.finished_at = timezone.now()
     rental.save()
+    ledger.release(rental=rental)
     audit.record(
         team=rental.team,
         actor=actor,
@@ -268,7 +266,8 @@ def _record_rental(rental: Rental, bought, choice: RentChoice, actor, request) -
         rental.next_check_at = now
         rental.save()
         if rental.cost:
-            ledger.book_for(rental, kind=LedgerKind.RENTAL, amount=rental.cost, key="rent")
+            ledger.book_for(rental, kind=LedgerKind.RENTAL, amount=rental.cost)
+        ledger.release(rental=rental)
         audit.record(
             team=rental.team,
             actor=actor,
@@ -324,9 +323,11 @@ def rental_extend(*, rental: Rental, duration: int, actor, request=None) -> Rent
             f"This rental cannot be extended by {duration} {rental.get_unit_display()}.",
             next_step="Pick one of the lengths offered.",
         )
+    hold = _reserve_extension(rental, price, actor)
     try:
         state = rental.account.client().extend_rental(rental.upstream_id, duration)
     except ProviderError as exc:
+        ledger.release_hold(hold)
         raise _failed(rental, "extend", exc) from exc
     with transaction.atomic():
         before = rental.expires_at
@@ -336,11 +337,9 @@ def rental_extend(*, rental: Rental, duration: int, actor, request=None) -> Rent
         rental.reminder_sent_at = None
         rental.save()
         ledger.book_for(
-            rental,
-            kind=LedgerKind.EXTENSION,
-            amount=price,
-            key=f"extend:{rental.expires_at.isoformat()}",
+            rental, kind=LedgerKind.EXTENSION, amount=price, event=rental.expires_at.isoformat()
         )
+        ledger.release_hold(hold)
         audit.record(
             team=rental.team,
             actor=actor,
@@ -357,6 +356,19 @@ def rental_extend(*, rental: Rental, duration: int, actor, request=None) -> Rent
             request=request,
         )
     return rental
+
+
+def _reserve_extension(rental: Rental, price: Decimal, actor):
+    """Hold an extension's price against the limit of whoever extends it (the renter,
+    when the system extends) and the team's budget. Raises RentalError."""
+    from accounts.models import Membership
+
+    user = actor if actor is not None and actor.is_authenticated else rental.rented_by
+    membership = Membership.objects.filter(team=rental.team, user=user).first()
+    if membership is None:  # the renter left the team: only the team's budget applies
+        membership = Membership(team=rental.team, user=None)
+    with transaction.atomic():
+        return _reserve(membership, price, rental.currency, purpose="extension", rental=rental)
 
 
 def refund_status(rental: Rental, now=None) -> tuple[bool, str]:
@@ -424,20 +436,12 @@ def _finish(
         current.state = state
         current.finished_at = timezone.now()
         current.save()
-        booked = None
-        if refund:
-            booked = ledger.book_for(
-                current, kind=LedgerKind.RENTAL_REFUND, amount=-abs(refund), key="refund"
-            )
-        audit.record(
-            team=current.team,
-            actor=actor,
+        ledger.book_refund(
+            current,
+            refund,
+            kind=LedgerKind.RENTAL_REFUND,
             action=action,
-            target=current,
-            payload={
-                "refund": str(booked.amount) if booked else None,
-                "currency": current.currency,
-            },
+            actor=actor,
             request=request,
         )
     return current
@@ -567,10 +571,7 @@ def _book_auto_extension(rental: Rental, previous_expiry) -> None:
     price = rental.offer.extend_price_for(units) if rental.offer and units else None
     if price is not None:
         ledger.book_for(
-            rental,
-            kind=LedgerKind.EXTENSION,
-            amount=price,
-            key=f"extend:{rental.expires_at.isoformat()}",
+            rental, kind=LedgerKind.EXTENSION, amount=price, event=rental.expires_at.isoformat()
         )
     audit.record(
         team=rental.team,

@@ -13,14 +13,18 @@ class LedgerKind(models.TextChoices):
     RENTAL = "rental", "Rental"
     EXTENSION = "extension", "Rental extension"
     RENTAL_REFUND = "rental_refund", "Rental refund"
+    # The provider's confirmed price differs from the quote booked at purchase.
+    ADJUSTMENT = "adjustment", "Price correction"
 
 
 class LedgerEntry(models.Model):
     """One upstream debit or credit: the single source for cost reports.
 
     `amount` is what the team spent: positive for a charge, negative for a
-    refund, always in the provider account's `currency`. `dedupe_key` makes
-    recording idempotent, so a sync that sees the same refund twice books it once.
+    refund, always in the provider account's `currency`. `dedupe_key` is the
+    money event's natural key (account, kind, upstream order or rental id, and
+    the event where one id has several, e.g. each extension), unique in the
+    database: booking the same upstream event twice is refused by construction.
     """
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -42,6 +46,8 @@ class LedgerEntry(models.Model):
     )
     upstream_ref = models.CharField(max_length=100, blank=True)
     dedupe_key = models.CharField(max_length=200, unique=True)
+    # The amount is the quoted price; the provider's purchase answer had none.
+    quoted = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -54,3 +60,35 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} {self.currency}"
+
+
+class SpendHold(models.Model):
+    """Money set aside against the member's limit and the team's budget for a
+    purchase whose charge is not booked yet.
+
+    Taken in the same transaction as the spend check, under the team's row
+    lock, so concurrent purchases cannot all pass one check. Released when the
+    charge is booked or the purchase fails; an unconfirmed purchase keeps its
+    hold until the sync engine resolves it.
+    """
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    amount_usd = models.DecimalField(max_digits=18, decimal_places=4)
+    purpose = models.CharField(max_length=20)  # order, rental, extension
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    rental = models.ForeignKey(
+        "rentals.Rental", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["team", "released_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} hold {self.amount_usd} USD"

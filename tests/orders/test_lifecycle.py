@@ -232,12 +232,14 @@ class CrashRecoveryTestCase(SandboxTestCase):
         order = Order.objects.get()
         self.assertEqual(order.state, State.PLACING)
         self.assertEqual(order.upstream_id, "")
-        # The purchase is no longer in flight by the time the poller looks.
-        Order.objects.filter(pk=order.pk).update(
-            created=order.created - services.timedelta(seconds=60)
-        )
+        # While the purchase may still be in flight, its upstream order is left to it.
         self.cycle(account)
+        self.assertEqual(Order.objects.count(), 1)
+        self.assertEqual(Order.objects.get().state, State.PLACING)
+        # Past its deadline the process is gone: the next cycle attaches the order.
+        self.cycle(account, later=services.PLACEMENT_DEADLINE.total_seconds() + 1)
         order.refresh_from_db()
+        self.assertEqual(Order.objects.count(), 1)
         self.assertEqual(order.state, State.WAITING)
         self.assertTrue(order.upstream_id)
         self.assertTrue(order.phone_number)
