@@ -17,6 +17,7 @@ from accounts.roles import Role
 from audit.models import AuditEvent
 from orders import services, sync
 from orders.models import Order, State
+from providers.types import OrderState, OrderStatus
 from reports import ledger
 from reports.models import LedgerEntry, LedgerKind, SpendHold
 from tests.base import make_user
@@ -322,3 +323,74 @@ class ConcurrentBudgetTestCase(ThreadedSandboxTestCase):
             thread.join()
         self.assertEqual(len(sandbox_orders(self.sandbox, account)), 2)
         self.assertEqual(sum(isinstance(r, list) for r in results), 2)
+
+
+class SmsActivateMoneyTestCase(SandboxTestCase):
+    """getNumber carries no price: the quote is booked, marked, and refunds follow it."""
+
+    def sms_activate_without_v2(self):
+        account = self.account("smsactivate")
+        account.wire_facts = {"bad_actions": ["getNumberV2"]}  # a host with getNumber only
+        account.save()
+        return account
+
+    def test_a_purchase_without_a_price_is_booked_at_its_quote(self):
+        account = self.sms_activate_without_v2()
+        self.place(offer=self.offer_key(account))
+        order = Order.objects.get()
+        self.assertEqual(order.state, State.WAITING)
+        self.assertTrue(order.cost_quoted)
+        entry = LedgerEntry.objects.get(order=order)
+        self.assertEqual((entry.kind, entry.amount, entry.quoted), ("purchase", order.cost, True))
+        self.assertEqual(ledger_total(account), sandbox_spent(self.sandbox, account))
+
+    def test_the_cancel_refund_is_booked_and_the_books_balance(self):
+        account = self.sms_activate_without_v2()
+        self.place(offer=self.offer_key(account))
+        order = Order.objects.get()
+        self.advance(600)  # past the cancel lock
+        services.order_cancel(order=order, actor=self.bob)
+        order.refresh_from_db()
+        self.assertEqual(order.state, State.CANCELLED)
+        refund = LedgerEntry.objects.get(order=order, kind="refund")
+        self.assertEqual(refund.amount, -order.cost)
+        self.assertEqual(ledger_total(account), sandbox_spent(self.sandbox, account))
+
+    def test_the_price_reported_later_corrects_the_quote_once(self):
+        account = self.sms_activate_without_v2()
+        self.place(offer=self.offer_key(account))
+        order = Order.objects.get()
+        real = order.cost + Decimal("0.07")
+        state = OrderState(
+            order_id=order.upstream_id,
+            status=OrderStatus.WAITING,
+            raw_status="STATUS_WAIT_CODE",
+            cost=real,
+            currency="USD",
+        )
+        services.apply_state(order, state)
+        services.apply_state(order, state)
+        order.refresh_from_db()
+        self.assertEqual((order.cost, order.cost_quoted), (real, False))
+        adjustment = LedgerEntry.objects.get(order=order, kind="adjustment")
+        self.assertEqual(adjustment.amount, Decimal("0.07"))
+        self.assertEqual(ledger_total(account), real)
+
+
+class ForeignNotFoundTestCase(SandboxTestCase):
+    def test_a_404_from_another_host_does_not_close_or_refund_an_order(self):
+        account = self.account("smspool")
+        self.place()
+        order = Order.objects.get()
+        # A proxy or a wrong base URL answers 404 for every path it does not serve.
+        account.base_url = self.sandbox.base_url + "/nothing-here"
+        account.save()
+        self.cycle(account)
+        order.refresh_from_db()
+        self.assertEqual(order.state, State.WAITING)
+        self.assertFalse(LedgerEntry.objects.filter(kind="refund").exists())
+        with self.assertRaises(services.OrderActionError):
+            services.order_refresh(order=order)
+        order.refresh_from_db()
+        self.assertEqual(order.state, State.WAITING)
+        self.assertFalse(LedgerEntry.objects.filter(kind="refund").exists())
