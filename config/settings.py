@@ -265,6 +265,11 @@ ORDERS_AUTO_REPLACE_LIMIT = env.int("ORDERS_AUTO_REPLACE_LIMIT", default=3)
 # The sync engine: seconds one poller task runs before handing over to the
 # next (must stay below Q_CLUSTER timeout), and whether services start pollers.
 SYNC_RUN_SECONDS = env.int("SYNC_RUN_SECONDS", default=50)
+# Seconds to connect to a provider and to wait for each read of its answer.
+PROVIDER_TIMEOUT = (
+    env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0),
+    env.float("PROVIDER_READ_TIMEOUT", default=20.0),
+)
 ORDERS_AUTOSTART_POLLER = True
 
 # Rentals: seconds between inbox checks of one rental (slower than orders), and

@@ -32,7 +32,6 @@ log = logging.getLogger("providers.http")
 
 T = TypeVar("T")
 
-DEFAULT_TIMEOUT = (5.0, 20.0)  # connect, read
 USER_AGENT = "smsdesk/0.1 (+https://github.com/smsdesk)"
 REDACTED = "[redacted]"
 SANDBOX_HEADER = "X-Smsdesk-Sandbox"
@@ -138,7 +137,7 @@ class Transport:
         label: str,
         secrets: tuple[str, ...] = (),
         budget: RateBudget | None = None,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        timeout: tuple[float, float] | None = None,
         max_attempts: int = 3,
         max_wait: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -146,7 +145,7 @@ class Transport:
         self.label = label
         self.secrets = tuple(s for s in secrets if s)
         self.budget = budget
-        self.timeout = timeout
+        self.timeout = timeout or settings.PROVIDER_TIMEOUT
         self.max_attempts = max_attempts
         self.max_wait = max_wait
         self.sleep = sleep

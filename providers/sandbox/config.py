@@ -19,7 +19,17 @@ from typing import Any
 PROTOCOLS = ("smspool", "numpool", "smscode", "smsactivate")
 # "drop" hangs up before the upstream acts; "timeout", "slow" and "drop_after" act
 # first and then stall, answer late, or hang up: the outcome the caller cannot know.
-FAILURE_MODES = ("http_500", "timeout", "html", "malformed", "drop", "slow", "drop_after")
+# "http_429" refuses with the protocol's own rate-limit answer.
+FAILURE_MODES = (
+    "http_500",
+    "timeout",
+    "html",
+    "malformed",
+    "drop",
+    "slow",
+    "drop_after",
+    "http_429",
+)
 # Queue-only spellings that pin the HTML page's status instead of picking one.
 QUEUE_ONLY_MODES = ("html_200", "html_503")
 

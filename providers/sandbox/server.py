@@ -166,6 +166,8 @@ class SandboxServer:
             return app.malformed(request), 0
         if mode == "drop":
             return Reply(0, b"", drop=True), 0
+        if mode == "http_429":
+            return app.rate_limited(request, 1.0), 0
         reply = app.handle(request)
         # The worst cases for a write: the upstream acts, and then the answer comes
         # too late for the caller ("timeout"), late ("slow") or never ("drop_after").

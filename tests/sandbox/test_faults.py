@@ -156,3 +156,10 @@ def test_an_unknown_dialect_is_refused(server):
 
     with pytest.raises(ConfigError):
         server.state.config.update({"dialects": {"smscode": "klingon"}})
+
+
+def test_it_refuses_with_the_protocols_own_429(api, key):
+    api.fail_next("smscode", "http_429")
+    response = api.smscode("GET", "/v1/balance", key)
+    assert response.status_code == 429 and response.headers["Retry-After"] == "1"
+    assert response.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
