@@ -278,7 +278,7 @@ class FakeSmsCode:
     def __init__(self, rsps: responses.RequestsMock, routes: dict[str, Any]):
         self.routes = {k: list(v) if isinstance(v, tuple) else v for k, v in routes.items()}
         self.seen: list[str] = []
-        for method in ("GET", "POST"):
+        for method in ("GET", "POST", "DELETE"):
             rsps.add_callback(method, re.compile(re.escape(BASE) + r"/.*"), callback=self.reply)
 
     def reply(self, request) -> tuple[int, dict, str]:
@@ -307,11 +307,22 @@ def sleeps() -> list[float]:
 
 
 def make_client(
-    sleeps: list[float] | None = None, currency: str = "", base_url: str = BASE
+    sleeps: list[float] | None = None,
+    currency: str = "",
+    base_url: str = BASE,
+    facts: dict | None = None,
+    on_learn=None,
 ) -> SmsCodeClient:
     sleep = sleeps.append if sleeps is not None else (lambda seconds: None)
     transport = Transport(label="smscode", secrets=(KEY,), budget=None, sleep=sleep)
-    return SmsCodeClient(base_url=base_url, api_key=KEY, transport=transport, currency=currency)
+    return SmsCodeClient(
+        base_url=base_url,
+        api_key=KEY,
+        transport=transport,
+        currency=currency,
+        facts=facts,
+        on_learn=on_learn,
+    )
 
 
 @pytest.fixture
@@ -1262,6 +1273,449 @@ def test_it_survives_arbitrary_json(method, body, status, currency):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         FakeSmsCode(mock, every_route(Reply(status, text=json.dumps(body))))
         within_taxonomy(lambda: method(make_client(currency=currency)))
+
+
+# --- the integration guide's dialect ----------------------------------------------------------
+# Every example of smscode-api-integration-guide.txt, as the guide writes it, and a host that
+# speaks only what the guide documents: no services list, no /v2, no active list, no finish.
+
+# "Expected response" of the balance check, verbatim.
+GUIDE_DOC_BALANCE = {"success": True, "data": {"currency": "IDR", "balance": 150000}}
+# "The catalog response includes country_id, platform_id, price, and available_count for each
+# product" (and the countries list gives the country_id values).
+GUIDE_DOC_COUNTRIES = [{"country_id": 6, "name": "Indonesia"}, {"country_id": 22, "name": "India"}]
+GUIDE_DOC_PRODUCTS = [
+    {"country_id": 6, "platform_id": 1, "price": 3800, "available_count": 15},
+    {"country_id": 6, "platform_id": 2, "price": 2500, "available_count": 0},  # "zero: choose
+    {"country_id": 6, "platform_id": 3, "price": 1900, "available_count": 3},  # another country"
+]
+# "The response includes order_id, phone_number, status, and expires_at."
+GUIDE_DOC_CREATED = GUIDE_CREATED
+# The guide's own unit-test mocks for polling, verbatim (Python literals in the guide).
+GUIDE_DOC_POLLS = [
+    ({"success": True, "data": {"status": "pending", "otp_code": None}}, OrderStatus.WAITING, ""),
+    (
+        {"success": True, "data": {"status": "completed", "otp_code": "847291"}},
+        OrderStatus.COMPLETED,
+        "847291",
+    ),
+    ({"success": True, "data": {"status": "expired", "otp_code": None}}, OrderStatus.EXPIRED, ""),
+    # "status is "pending" or "active" — keep waiting"; "expired and cancelled are terminal"
+    ({"success": True, "data": {"status": "active", "otp_code": None}}, OrderStatus.WAITING, ""),
+    (
+        {"success": True, "data": {"status": "cancelled", "otp_code": None}},
+        OrderStatus.CANCELLED,
+        "",
+    ),
+]
+# The guide's error table: code → what a client does; "HTTP 4xx (except 429)".
+GUIDE_DOC_ERRORS = [
+    (402, "INSUFFICIENT_BALANCE", "Balance too low to create order", InsufficientBalance),
+    (422, "PRODUCT_UNAVAILABLE", "No numbers in stock for this country/platform", OutOfStock),
+    (404, "ORDER_NOT_FOUND", "Order ID doesn't exist", NotFound),
+    (429, "RATE_LIMIT_EXCEEDED", "Per-minute limit hit", RateLimited),
+    (400, "INVALID_PARAMETERS", "Malformed request body", InvalidRequest),
+    (401, None, "the token is wrong or missing", AuthFailed),
+    (403, None, "the token lacks the required permissions", AuthFailed),
+]
+GUIDE_LACKS = ["bulk_active", "finish", "operator", "pricing_option", "quantity", "resend"]
+GUIDE = {"dialect": "guide"}
+
+GUIDE_ROUTES: dict[str, Any] = {
+    "GET /v1/balance": GUIDE_DOC_BALANCE,
+    "GET /v1/catalog/countries": ok(GUIDE_DOC_COUNTRIES),
+    "GET /v1/catalog/products": ok(GUIDE_DOC_PRODUCTS),
+    "POST /v1/orders": Reply(201, ok(GUIDE_DOC_CREATED)),
+    "GET /v1/orders/order-123": GUIDE_DOC_POLLS[0][0],
+    "DELETE /v1/orders/order-123": ok({"order_id": "order-123", "status": "cancelled"}),
+    # A guide host reads /orders/active as an order id.
+    "GET /v1/orders/active": Reply(404, fail("ORDER_NOT_FOUND", "Order ID doesn't exist")),
+}
+
+
+def guide_host(rsps, **overrides: Any) -> FakeSmsCode:
+    return FakeSmsCode(rsps, GUIDE_ROUTES | overrides)
+
+
+@pytest.fixture
+def learned() -> list[dict]:
+    """What on_learn received, one entry per call."""
+    return []
+
+
+@pytest.fixture
+def guide_client(sleeps, learned) -> SmsCodeClient:
+    """A client whose account already knows its host speaks the guide's dialect."""
+    return make_client(sleeps, facts=dict(GUIDE), on_learn=learned.append)
+
+
+@pytest.fixture
+def new_client(sleeps, learned) -> SmsCodeClient:
+    """A client for a new account: nothing learned about its host yet."""
+    return make_client(sleeps, on_learn=learned.append)
+
+
+def test_it_reads_the_guides_balance_example(rsps, new_client, learned):
+    guide_host(rsps)
+    assert new_client.get_balance() == Balance(Decimal("150000"), "IDR")
+    assert learned == []  # both dialects serve /v1/balance alike: nothing to learn
+
+
+def test_it_learns_the_guide_from_its_countries_rows_once(rsps, new_client, learned):
+    api = guide_host(rsps)
+    expected = [Country(id="6", name="Indonesia"), Country(id="22", name="India")]
+    assert new_client.list_countries() == expected
+    assert new_client.list_countries() == expected
+    assert learned == [{"dialect": "guide", "missing": GUIDE_LACKS}]
+    assert api.seen == ["GET /v1/catalog/countries"] * 2
+
+
+def test_a_remembered_guide_turns_off_what_it_lacks(guide_client):
+    assert not guide_client.supports(Capability.BULK_ACTIVE)
+    assert not guide_client.supports(Capability.RESEND)
+    assert guide_client.supports(Capability.MAX_PRICE)
+    assert guide_client.supports(Capability.IDEMPOTENT_PURCHASE)
+
+
+def test_it_learns_the_sdk_from_its_countries_rows(api, new_client, learned):
+    new_client.list_countries()
+    assert learned == [{"dialect": "sdk"}]
+    assert new_client.supports(Capability.BULK_ACTIVE)
+
+
+def test_it_lists_the_guides_products_and_filters_the_platform_itself(rsps, guide_client):
+    api = guide_host(rsps)
+    assert guide_client.list_products(country_id="6", service_id="1") == [
+        Product(
+            id="",
+            name="",
+            country_id="6",
+            platform_id="1",
+            price=Decimal("3800"),
+            currency="IDR",
+            stock=15,
+        )
+    ]
+    assert query(rsps) == {"country_id": ["6"]}  # the guide filters by country only
+    assert api.seen == ["GET /v1/catalog/products"]
+
+
+def test_it_quotes_the_guides_rows_with_their_stock(rsps, guide_client):
+    guide_host(rsps)
+    quotes = guide_client.get_quotes(country_id="6")
+    assert [(q.service_id, q.price, q.stock, q.product_id) for q in quotes] == [
+        ("3", Decimal("1900"), 3, ""),
+        ("2", Decimal("2500"), 0, ""),
+        ("1", Decimal("3800"), 15, ""),
+    ]
+
+
+def test_it_reads_platform_names_where_guide_rows_carry_them(rsps, guide_client):
+    named = [GUIDE_DOC_PRODUCTS[0] | {"platform": "WhatsApp", "country": "Indonesia"}]
+    guide_host(rsps, **{"GET /v1/catalog/products": ok(named)})
+    [product] = guide_client.list_products()
+    assert (product.platform_name, product.country_name) == ("WhatsApp", "Indonesia")
+    assert guide_client.list_services() == [Service(id="1", name="WhatsApp")]
+
+
+def test_it_reads_the_guides_services_from_its_products(rsps, guide_client):
+    api = guide_host(rsps)
+    assert [s.id for s in guide_client.list_services(country_id="6")] == ["1", "3"]  # in stock
+    assert [s.id for s in guide_client.list_services()] == ["1", "2", "3"]
+    assert api.seen == ["GET /v1/catalog/products"] * 2
+
+
+def test_it_finds_the_guides_missing_services_list_by_its_404(rsps, new_client, learned):
+    api = guide_host(rsps)
+    assert [s.id for s in new_client.list_services(country_id="6")] == ["1", "3"]
+    assert api.seen == ["GET /v1/catalog/services", "GET /v1/catalog/products"]
+    assert learned == [{"dialect": "guide", "missing": GUIDE_LACKS}]
+
+
+def test_it_fetches_the_guides_catalog_in_two_requests(rsps, new_client):
+    api = guide_host(rsps)
+    catalog = new_client.fetch_catalog()
+    assert [c.id for c in catalog.countries] == ["6", "22"]
+    assert [s.id for s in catalog.services] == ["1", "2", "3"]
+    assert [q.price for q in catalog.quotes] == [Decimal(1900), Decimal(2500), Decimal(3800)]
+    assert api.seen == ["GET /v1/catalog/countries", "GET /v1/catalog/products"]
+
+
+def test_it_buys_by_country_and_platform_in_the_guides_dialect(rsps, guide_client):
+    api = guide_host(rsps)
+    assert guide_client.purchase(wa_request(idempotency_key="order-abc_1")) == [
+        Purchase(
+            order_id="order-123",
+            phone_number="6281234567890",
+            cost=Decimal("3800"),  # the listed price: the guide's answer carries none
+            currency="IDR",
+            expires_at=datetime(2026, 6, 13, 10, 20, tzinfo=UTC),
+            status=OrderStatus.WAITING,
+            raw_status="pending",
+        )
+    ]
+    assert api.seen == ["GET /v1/catalog/products", "POST /v1/orders"]
+    assert sent(rsps) == {"country_id": 6, "platform_id": 1}
+    assert rsps.calls[-1].request.headers["Idempotency-Key"] == "order-abc_1"
+
+
+def test_it_detects_the_guide_on_a_purchase_without_buying_twice(rsps, new_client, learned):
+    api = guide_host(rsps)
+    [purchase] = new_client.purchase(wa_request())
+    # The catalogue read the purchase needs showed the dialect: no SDK create was sent.
+    assert api.seen == ["GET /v1/catalog/products", "POST /v1/orders"]
+    assert purchase.order_id == "order-123" and len(learned) == 1
+
+
+def test_it_detects_the_guide_by_the_404_of_a_blind_create(rsps, new_client, learned):
+    api = guide_host(rsps)
+    [purchase] = new_client.purchase(wa_request(product_id="501", idempotency_key="k-1"))
+    assert api.seen == [
+        "POST /v1/orders/create",  # 404: nothing bought
+        "GET /v1/catalog/products",
+        "POST /v1/orders",
+    ]
+    assert [c.request.headers["idempotency-key"] for c in rsps.calls[::2]] == ["k-1", "k-1"]
+    assert purchase.order_id == "order-123" and learned[0]["dialect"] == "guide"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"quantity": 2},
+        {"operator": "12"},
+        {"pricing_option": PricingOption.BEST_SUCCESS},
+        {"service_id": "", "country_id": "", "product_id": "501"},
+    ],
+)
+def test_it_refuses_what_the_guides_create_cannot_say(rsps, guide_client, changes):
+    api = guide_host(rsps)
+    with pytest.raises(Unsupported, match="integration guide"):
+        guide_client.purchase(PurchaseRequest(**{"service_id": "1", "country_id": "6"} | changes))
+    assert "POST /v1/orders" not in api.seen
+
+
+def test_it_says_out_of_stock_from_the_guides_zero_count(rsps, guide_client):
+    api = guide_host(rsps)
+    with pytest.raises(OutOfStock):
+        guide_client.purchase(PurchaseRequest(service_id="2", country_id="6"))
+    assert api.seen == ["GET /v1/catalog/products"]
+
+
+def test_it_guards_max_price_against_the_guides_listed_price(rsps, guide_client):
+    api = guide_host(rsps)
+    with pytest.raises(PriceTooHigh):
+        guide_client.purchase(wa_request(max_price=Decimal("3799")))
+    assert api.seen == ["GET /v1/catalog/products"]
+    guide_client.purchase(wa_request(max_price=Decimal("3800")))
+    assert sent(rsps) == {"country_id": 6, "platform_id": 1}  # the guide takes no max_price
+
+
+@pytest.mark.parametrize(("status", "code", "message", "error"), GUIDE_DOC_ERRORS)
+def test_it_maps_the_guides_error_table(rsps, guide_client, status, code, message, error):
+    headers = {"Retry-After": "4"} if status == 429 else {}
+    reply = Reply(status, fail(code, message), headers=headers)
+    guide_host(rsps, **{"POST /v1/orders": reply})
+    with pytest.raises(error) as caught:
+        guide_client.purchase(wa_request())
+    assert caught.value.provider_code == (code or caught.value.provider_code)
+    assert type(caught.value) is error
+
+
+@pytest.mark.parametrize(("body", "status", "code"), GUIDE_DOC_POLLS)
+def test_it_reads_the_guides_poll_examples(rsps, guide_client, body, status, code):
+    guide_host(rsps, **{"GET /v1/orders/order-123": body})
+    order = guide_client.get_order("order-123")
+    assert (order.order_id, order.status, order.code) == ("order-123", status, code)
+
+
+def test_it_reads_the_guides_full_poll_view(rsps, guide_client):
+    view = GUIDE_DOC_CREATED | {"status": "completed", "otp_code": "847291"}
+    guide_host(rsps, **{"GET /v1/orders/order-123": ok(view)})
+    assert guide_client.get_order("order-123") == OrderState(
+        order_id="order-123",
+        status=OrderStatus.COMPLETED,
+        raw_status="completed",
+        code="847291",
+        phone_number="6281234567890",
+        expires_at=datetime(2026, 6, 13, 10, 20, tzinfo=UTC),
+    )
+
+
+def test_it_cancels_with_the_guides_delete(rsps, guide_client):
+    api = guide_host(rsps)
+    assert guide_client.cancel("order-123") == CancelResult(
+        order_id="order-123", refunded=None, currency="IDR"
+    )
+    assert api.seen == ["DELETE /v1/orders/order-123"]
+    assert rsps.calls[-1].request.body is None
+
+
+def test_it_reads_a_locked_guide_cancel_as_cancel_too_early(rsps, guide_client):
+    locked = Reply(409, fail("CANCEL_TOO_EARLY", "Too early"), headers={"Retry-After": "25"})
+    api = guide_host(rsps, **{"DELETE /v1/orders/order-123": locked})
+    with pytest.raises(CancelTooEarly) as caught:
+        guide_client.cancel("order-123")
+    assert caught.value.retry_after == 25.0
+    assert api.seen == ["DELETE /v1/orders/order-123"]
+
+
+def test_it_reports_the_guides_unknown_order_without_trying_the_sdk(rsps, guide_client):
+    missing = Reply(404, fail("ORDER_NOT_FOUND", "Order ID doesn't exist"))
+    api = guide_host(rsps, **{"DELETE /v1/orders/order-9": missing})
+    with pytest.raises(NotFound):
+        guide_client.cancel("order-9")
+    assert api.seen == ["DELETE /v1/orders/order-9"]
+
+
+def test_it_detects_the_guide_on_a_cancel(rsps, new_client, learned):
+    api = guide_host(rsps)
+    assert new_client.cancel("order-123").order_id == "order-123"
+    assert api.seen == ["POST /v1/orders/cancel", "DELETE /v1/orders/order-123"]
+    assert learned[0]["dialect"] == "guide"
+
+
+def test_an_unknown_order_on_an_sdk_host_does_not_change_the_dialect(rsps, sleeps, learned):
+    client = make_client(sleeps, facts={"dialect": "sdk"}, on_learn=learned.append)
+    api = serve(rsps, **{"POST /v1/orders/cancel": Reply(404, fail("NOT_FOUND", "No order"))})
+    with pytest.raises(NotFound, match="No order"):
+        client.cancel("4999")
+    assert api.seen == ["POST /v1/orders/cancel", "DELETE /v1/orders/4999"]
+    assert learned == [] and client.dialect == "sdk"
+
+
+def test_the_guides_finish_is_a_no_op(rsps, guide_client):
+    api = guide_host(rsps)
+    assert guide_client.finish("order-123") is None
+    assert api.seen == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.resend("order-123"),
+        lambda c: c.list_active_orders(),
+        lambda c: c.list_orders(),
+        lambda c: c.list_operators("6", "1"),
+        lambda c: c.get_exchange_rate(),
+        lambda c: c.reactivate("order-123"),
+        lambda c: c.reactivate_options("order-123"),
+    ],
+    ids=["resend", "active", "orders", "operators", "fx", "reactivate", "reactivate_options"],
+)
+def test_it_says_what_the_guides_dialect_lacks_without_asking(rsps, guide_client, call):
+    api = guide_host(rsps)
+    with pytest.raises(Unsupported, match="integration guide"):
+        call(guide_client)
+    assert api.seen == []
+
+
+def test_it_detects_the_guide_on_the_active_list(rsps, new_client, learned):
+    api = guide_host(rsps)
+    with pytest.raises(Unsupported):
+        new_client.list_active_orders()
+    assert api.seen == ["GET /v1/orders/active"]  # ORDER_NOT_FOUND: the list is not there
+    assert learned[0]["dialect"] == "guide"
+
+
+@pytest.mark.parametrize("method", ["finish", "resend"])
+def test_it_probes_once_when_finish_or_resend_meets_a_404(rsps, new_client, learned, method):
+    api = guide_host(rsps)
+    if method == "finish":
+        assert new_client.finish("order-123") is None
+    else:
+        with pytest.raises(Unsupported):
+            new_client.resend("order-123")
+    assert api.seen == [f"POST /v1/orders/{method}", "GET /v1/catalog/services"]
+    assert learned[0]["dialect"] == "guide"
+
+
+def test_a_404_finish_on_an_sdk_host_is_an_unknown_order(rsps, sleeps, learned):
+    client = make_client(sleeps, facts={"dialect": "sdk"}, on_learn=learned.append)
+    api = serve(rsps, **{"POST /v1/orders/finish": Reply(404, fail("NOT_FOUND", "No order"))})
+    with pytest.raises(NotFound):
+        client.finish("4999")
+    assert api.seen == ["POST /v1/orders/finish", "GET /v1/catalog/services"]
+    assert learned == []
+
+
+def test_a_usd_account_on_a_guide_host_reads_idr_from_v1(rsps, sleeps, learned):
+    client = make_client(sleeps, currency="USD", on_learn=learned.append)
+    api = guide_host(rsps)
+    assert client.get_balance() == Balance(Decimal("150000"), "IDR")
+    assert api.seen == ["GET /v2/balance", "GET /v1/balance"]
+    assert learned[0]["dialect"] == "guide"
+    assert [q.currency for q in client.get_quotes()] == ["IDR"] * 3
+    assert api.seen[-1] == "GET /v1/catalog/products"
+
+
+def test_it_re_detects_once_when_a_remembered_sdk_host_turns_guide(rsps, sleeps, learned):
+    client = make_client(sleeps, facts={"dialect": "sdk"}, on_learn=learned.append)
+    api = guide_host(rsps)
+    assert [s.id for s in client.list_services()] == ["1", "2", "3"]
+    assert [s.id for s in client.list_services()] == ["1", "2", "3"]
+    assert api.seen == [
+        "GET /v1/catalog/services",
+        "GET /v1/catalog/products",
+        "GET /v1/catalog/products",  # remembered: no second 404
+    ]
+    assert learned == [{"dialect": "guide", "missing": GUIDE_LACKS}]
+
+
+def test_it_re_detects_once_when_a_remembered_guide_host_turns_sdk(rsps, sleeps, learned):
+    facts = {"dialect": "guide", "missing": GUIDE_LACKS}
+    client = make_client(sleeps, facts=facts, on_learn=learned.append)
+    api = serve(rsps)  # an SDK host without the guide's aliases
+    assert client.cancel("12345").refunded == Decimal("3500")
+    assert client.cancel("12345").refunded == Decimal("3500")
+    assert api.seen == [
+        "DELETE /v1/orders/12345",
+        "POST /v1/orders/cancel",
+        "POST /v1/orders/cancel",
+    ]
+    assert learned == [{"dialect": "sdk", "missing": []}]
+    assert client.supports(Capability.BULK_ACTIVE)
+
+
+def test_a_remembered_dialect_is_not_detected_again(rsps, learned):
+    api = guide_host(rsps)
+    first = make_client(on_learn=learned.append)
+    first.list_services()  # detected by the 404 of the SDK's services list
+    second = make_client(facts=learned[-1], on_learn=learned.append)
+    second.fetch_catalog()
+    second.list_services()
+    second.purchase(wa_request(product_id="501"))
+    second.cancel("order-123")
+    assert len(learned) == 1
+    assert api.seen.count("GET /v1/catalog/services") == 1  # only the first client's
+    assert not {"POST /v1/orders/create", "POST /v1/orders/cancel"} & set(api.seen)
+
+
+GUIDE_METHODS = {
+    "get_balance": lambda c: c.get_balance(),
+    "list_countries": lambda c: c.list_countries(),
+    "list_services": lambda c: c.list_services(country_id="6"),
+    "get_quotes": lambda c: c.get_quotes(service_id="1", country_id="6"),
+    "fetch_catalog": lambda c: c.fetch_catalog(),
+    "purchase": lambda c: c.purchase(wa_request(max_price=Decimal("4000"))),
+    "get_order": lambda c: c.get_order("order-123"),
+    "cancel": lambda c: c.cancel("order-123"),
+}
+
+
+@pytest.mark.parametrize("facts", [GUIDE, {}], ids=["remembered", "new"])
+@pytest.mark.parametrize("method", GUIDE_METHODS.values(), ids=GUIDE_METHODS.keys())
+def test_it_survives_wrong_types_in_every_guide_field(method, facts):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        api = FakeSmsCode(mock, GUIDE_ROUTES)
+        method(make_client(facts=dict(facts)))
+    for route in [r for r in GUIDE_ROUTES if r in api.seen]:
+        reply = GUIDE_ROUTES[route]
+        body = reply.body if isinstance(reply, Reply) else reply
+        for mutated in mutations(body):
+            with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+                FakeSmsCode(mock, GUIDE_ROUTES | {route: Reply(200, mutated)})
+                within_taxonomy(lambda: method(make_client(facts=dict(facts))))
 
 
 # --- the key stays secret ---------------------------------------------------------------------

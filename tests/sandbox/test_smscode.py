@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 import requests
 
 CAPABILITIES = {
@@ -272,3 +273,185 @@ def test_it_limits_with_retry_after(api, key, server):
 def _registered(server, key) -> bool:
     account = server.state.accounts.get(("smscode", key))
     return bool(account and account.idempotency)
+
+
+# --- the integration guide's dialect (config.dialects, per key) --------------------------------
+GUIDE_ROW = {"country_id", "country", "platform_id", "platform", "price", "available_count"}
+WA_INDONESIA = {"country_id": 6, "platform_id": 1}
+
+
+@pytest.fixture
+def guide(server, key) -> str:
+    """A key served in the guide's dialect (a per-key entry: other keys stay on the SDK's)."""
+    server.state.config.update({"dialects": {key: "guide"}})
+    return key
+
+
+def guide_create(api, key, body=None, **headers):
+    response = api.smscode("POST", "/v1/orders", key, json=body or WA_INDONESIA, **headers)
+    assert response.status_code == 201, response.text
+    return response.json()["data"]
+
+
+def guide_order(api, key, order_id) -> dict:
+    response = api.smscode("GET", f"/v1/orders/{order_id}", key)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+def test_the_guide_dialect_is_chosen_per_key(api, guide):
+    other = "sbx_sdk_" + guide[4:]
+    assert "id" in api.smscode("GET", "/v1/catalog/countries", other).json()["data"][0]
+    assert api.smscode("GET", "/v1/catalog/countries", guide).json()["data"][0] == {
+        "country_id": 0,
+        "name": "Russia",
+    }
+
+
+def test_the_guide_dialect_serves_its_balance_envelope(api, guide):
+    body = api.smscode("GET", "/v1/balance", guide).json()
+    assert body == {"success": True, "data": {"currency": "IDR", "balance": 1600000}}
+
+
+def test_the_guide_dialect_lists_a_row_per_country_and_platform(api, guide):
+    rows = api.smscode("GET", "/v1/catalog/products?country_id=6", guide).json()["data"]
+    assert rows and all(set(row) == GUIDE_ROW and row["country_id"] == 6 for row in rows)
+    whatsapp = next(row for row in rows if row["platform_id"] == 1)
+    assert (whatsapp["country"], whatsapp["platform"]) == ("Indonesia", "WhatsApp")
+    assert isinstance(whatsapp["price"], int) and whatsapp["available_count"] > 0
+    # The guide filters by country only; platform_id and paging are not its parameters.
+    unfiltered = api.smscode("GET", "/v1/catalog/products?country_id=6&platform_id=1", guide)
+    assert unfiltered.json()["data"] == rows
+    assert "meta" not in unfiltered.json()
+    bad = api.smscode("GET", "/v1/catalog/products?country_id=six", guide)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "INVALID_PARAMETERS"
+
+
+def test_the_guide_dialect_lists_sold_out_pairs_at_zero(api, guide, server):
+    server.state.config.update({"out_of_stock": {"smscode": ["ID"]}})
+    rows = api.smscode("GET", "/v1/catalog/products?country_id=6", guide).json()["data"]
+    assert rows and all(row["available_count"] == 0 for row in rows)
+    refused = api.smscode("POST", "/v1/orders", guide, json=WA_INDONESIA)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "PRODUCT_UNAVAILABLE"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/catalog/services"),
+        ("GET", "/v1/catalog/operators?country_id=6&platform_id=1"),
+        ("GET", "/v1/catalog/exchange-rate"),
+        ("GET", "/v1/orders"),
+        ("POST", "/v1/orders/create"),
+        ("POST", "/v1/orders/cancel"),
+        ("POST", "/v1/orders/finish"),
+        ("POST", "/v1/orders/resend"),
+        ("POST", "/v1/orders/reactivate"),
+        ("GET", "/v1/orders/5000001/reactivate-options"),
+        ("GET", "/v1/webhook"),
+        ("GET", "/v2/balance"),
+        ("GET", "/v2/catalog/products"),
+    ],
+)
+def test_the_guide_dialect_does_not_serve_the_sdks_paths(api, guide, method, path):
+    api.smscode("GET", "/v1/balance", guide)  # opens the account
+    response = api.smscode(method, path, guide, json={"catalog_product_id": WHATSAPP_ID})
+    assert response.status_code == 404
+    assert response.json() == {
+        "success": False,
+        "error": {"code": "NOT_FOUND", "message": "Route not found."},
+    }
+    assert api.account("smscode", guide)["orders"] == 0
+
+
+def test_the_guide_dialect_reads_the_active_list_as_an_order_id(api, guide):
+    # A guide host reads /orders/active as GET /orders/{id}: no such order.
+    response = api.smscode("GET", "/v1/orders/active", guide)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "ORDER_NOT_FOUND"
+
+
+def test_the_guide_dialect_creates_flat_and_completes_with_the_code(api, guide, server):
+    listed = api.smscode("GET", "/v1/catalog/products?country_id=6", guide).json()["data"]
+    price = next(row["price"] for row in listed if row["platform_id"] == 1)
+    created = guide_create(api, guide)
+    assert set(created) == {"order_id", "phone_number", "status", "expires_at"}
+    assert isinstance(created["order_id"], str) and created["status"] == "pending"
+    assert created["phone_number"].startswith("+62")
+    assert api.account("smscode", guide)["charges"] == str(price)
+    server.state.orders[("smscode", created["order_id"])].deliver_at = None
+    waiting = guide_order(api, guide, created["order_id"])
+    assert waiting == created | {"otp_code": None}
+    api.advance(31)
+    assert guide_order(api, guide, created["order_id"])["status"] == "active"
+    api.deliver("smscode", created["order_id"], "Your WhatsApp code is 482-913")
+    done = guide_order(api, guide, created["order_id"])
+    assert (done["status"], done["otp_code"]) == ("completed", "482913")
+
+
+def test_the_guide_dialect_cancels_by_delete_after_the_lock(api, guide, server, ledger_holds):
+    created = guide_create(api, guide)
+    server.state.orders[("smscode", created["order_id"])].deliver_at = None  # no SMS comes
+    locked = api.smscode("DELETE", f"/v1/orders/{created['order_id']}", guide)
+    assert locked.status_code == 409 and locked.json()["error"]["code"] == "CANCEL_TOO_EARLY"
+    assert 1 <= int(locked.headers["Retry-After"]) <= 30
+    api.advance(31)
+    done = api.smscode("DELETE", f"/v1/orders/{created['order_id']}", guide)
+    assert done.json() == {
+        "success": True,
+        "data": {"order_id": created["order_id"], "status": "cancelled"},
+    }
+    assert guide_order(api, guide, created["order_id"])["status"] == "cancelled"
+    account = api.account("smscode", guide)
+    assert account["balance"] == "1600000" and ledger_holds(account)
+    again = api.smscode("DELETE", f"/v1/orders/{created['order_id']}", guide)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "CONFLICT"
+
+
+def test_the_guide_dialect_refuses_to_cancel_a_completed_order(api, guide):
+    created = guide_create(api, guide)
+    api.deliver("smscode", created["order_id"], "Your WhatsApp code is 555-666")
+    api.advance(31)
+    response = api.smscode("DELETE", f"/v1/orders/{created['order_id']}", guide)
+    assert response.status_code == 409 and response.json()["error"]["code"] == "CONFLICT"
+
+
+def test_the_guide_dialect_expires_with_a_refund(api, guide, server):
+    server.state.config.no_code_share = 1.0
+    created = guide_create(api, guide)
+    api.advance(1201)
+    assert guide_order(api, guide, created["order_id"])["status"] == "expired"
+    assert api.smscode("GET", "/v1/balance", guide).json()["data"]["balance"] == 1600000
+
+
+def test_the_guide_dialect_answers_its_error_codes(api, guide):
+    for body in ({}, {"country_id": "6", "platform_id": 1}, {"product_id": 106010}):
+        response = api.smscode("POST", "/v1/orders", guide, json=body)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "INVALID_PARAMETERS"
+    unknown = api.smscode("POST", "/v1/orders", guide, json={"country_id": 6, "platform_id": 999})
+    assert unknown.json()["error"]["code"] == "PRODUCT_UNAVAILABLE"
+    for method in ("GET", "DELETE"):
+        missing = api.smscode(method, "/v1/orders/4999999", guide)
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "ORDER_NOT_FOUND"
+    api.set_balance("smscode", guide, "100")
+    poor = api.smscode("POST", "/v1/orders", guide, json=WA_INDONESIA)
+    assert poor.status_code == 402
+    assert poor.json()["error"]["code"] == "INSUFFICIENT_BALANCE"
+    assert api.smscode("GET", "/v1/balance", "nope").json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_the_guide_dialect_replays_an_idempotency_key(api, guide):
+    first = guide_create(api, guide, **{"Idempotency-Key": "guide-1"})
+    again = guide_create(api, guide, **{"Idempotency-Key": "guide-1"})
+    assert first == again and api.account("smscode", guide)["orders"] == 1
+
+
+def test_the_guide_dialect_counts_requests_under_their_paths(api, guide, server):
+    guide_create(api, guide)
+    api.smscode("GET", "/v1/catalog/services", guide)
+    requests_made = server.state.stats.snapshot()["smscode"][guide]
+    assert requests_made["POST /orders"]["requests"] == 1
+    assert requests_made["/catalog/services"]["requests"] == 1

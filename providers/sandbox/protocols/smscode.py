@@ -1,11 +1,24 @@
 """SMSCode's REST API under /smscode/v1 (IDR) and /smscode/v2 (USD projection).
 
-Follows smscode-wire-facts.md: the {success, data | error{code, message}}
-envelope, int ids, upper-case statuses, every can_* and *_available_at key on
-every order view, /v2 money objects with meta.fx, idempotency-key replay,
-409 CANCEL_TOO_EARLY / CONFLICT, Retry-After on 429. It also serves the
-integration guide's older forms: POST /v1/orders to create (with
+Two dialects, chosen per API key by `config.dialect("smscode", key)`:
+
+"sdk" (the default) follows smscode-wire-facts.md: the {success, data |
+error{code, message}} envelope, int ids, upper-case statuses, every can_* and
+*_available_at key on every order view, /v2 money objects with meta.fx,
+idempotency-key replay, 409 CANCEL_TOO_EARLY / CONFLICT, Retry-After on 429.
+It also serves the integration guide's forms: POST /v1/orders to create (with
 {country_id, platform_id}: cheapest match) and DELETE /v1/orders/{id}.
+
+"guide" plays a host that speaks only what smscode-api-integration-guide.txt
+documents: /v1/balance, /v1/catalog/countries ({country_id, name}),
+/v1/catalog/products?country_id= (one row per country and platform with
+available_count, sold-out pairs listed at 0), POST /v1/orders
+{country_id, platform_id} answering a flat {order_id, phone_number, status,
+expires_at} with a string order id, GET /v1/orders/{id} with lower-case
+statuses (pending, active, completed once the code is there, expired,
+cancelled), DELETE /v1/orders/{id}, and the guide's error codes
+(INVALID_PARAMETERS, PRODUCT_UNAVAILABLE, INSUFFICIENT_BALANCE,
+ORDER_NOT_FOUND, RATE_LIMIT_EXCEEDED). Every other path, /v2 included, is 404.
 """
 
 from __future__ import annotations
@@ -24,7 +37,7 @@ from hashlib import sha256
 from typing import Any
 
 from providers.sandbox import catalog
-from providers.sandbox.http import Reply, Request, json_reply
+from providers.sandbox.http import Reply, Request, Router, json_reply
 from providers.sandbox.protocols.base import Protocol, iso_time, retry_after_header
 from providers.sandbox.state import (
     CANCELLED,
@@ -39,6 +52,7 @@ from providers.sandbox.state import (
 
 P = "smscode"
 V = r"/(?P<v>v1|v2)"
+GUIDE_V = r"/(?P<v>v1)"  # the guide knows /v1 only
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
 CREATE_FIELDS = {
     "product_id",
@@ -108,12 +122,32 @@ class SmsCode(Protocol):
         add("GET", V + r"/webhook", self.webhook, "/webhook")
         add("PATCH", V + r"/webhook", self.webhook_update, "PATCH /webhook")
         add("POST", V + r"/webhook/test", self.webhook_test, "/webhook/test")
+        self.guide_router = Router()
+        guide = self.guide_router.add
+        guide("GET", GUIDE_V + r"/balance", self.balance, "/balance")
+        guide("GET", GUIDE_V + r"/catalog/countries", self.guide_countries, "/catalog/countries")
+        guide("GET", GUIDE_V + r"/catalog/products", self.guide_products, "/catalog/products")
+        guide("POST", GUIDE_V + r"/orders", self.guide_create, "POST /orders")
+        guide("GET", GUIDE_V + r"/orders/(?P<id>[^/]+)", self.guide_order, "/orders/{id}")
+        guide(
+            "DELETE", GUIDE_V + r"/orders/(?P<id>[^/]+)", self.guide_cancel, "DELETE /orders/{id}"
+        )
 
     def api_key(self, request: Request) -> str:
         return request.bearer()
 
+    def router_for(self, request: Request) -> Router:
+        """The routes of the dialect the caller's key is served in."""
+        guide = self.state.config.dialect(P, self.api_key(request)) == "guide"
+        return self.guide_router if guide else self.router
+
+    def endpoint(self, request: Request) -> str:
+        # A guide key asking for an SDK path is counted under that path's name.
+        name = self.router_for(request).endpoint(request.method, request.path)
+        return name if name != "?" else self.router.endpoint(request.method, request.path)
+
     def handle(self, request: Request) -> Reply:
-        found = self.router.match(request.method, request.path)
+        found = self.router_for(request).match(request.method, request.path)
         if found is None:
             return self.not_found(request)
         handler, params, _name = found
@@ -751,6 +785,138 @@ class SmsCode(Protocol):
             return err(409, "CONFLICT", "This order cannot be reactivated.")
         return ok({"cost": self.money(request, self._reactivation_cost(order))}, self.fx(request))
 
+    # --- the integration guide's dialect ---------------------------------------------------
+    def guide_status(self, order: Order) -> str:
+        """The guide's lower-case words: "pending" while the number is new (its cancel
+        lock holds), "active" after, "completed" as soon as the code is there."""
+        if order.status == WAITING:
+            return "pending" if self.state.now() < order.cancel_after else "active"
+        if order.status in (RECEIVED, FINISHED):
+            return "completed"
+        return {CANCELLED: "cancelled", EXPIRED: "expired"}.get(order.status, "completed")
+
+    def guide_view(self, order: Order) -> dict[str, Any]:
+        """What the guide polls: status and otp_code, next to the create result's fields."""
+        if order.messages:
+            self.state.mark_fetched(order)
+        return {
+            "order_id": order.id,  # a string, as in the guide's examples
+            "phone_number": "+" + order.e164,
+            "status": self.guide_status(order),
+            "otp_code": order.code or None,
+            "expires_at": iso_time(order.expires_at),
+        }
+
+    def guide_countries(self, request: Request, account: Account) -> Reply:
+        rows = [
+            {"country_id": c.smscode_id, "name": c.name}
+            for c in sorted(catalog.COUNTRIES, key=lambda c: c.smscode_id or 0)
+            if c.smscode_id is not None
+        ]
+        return ok(rows)
+
+    def guide_products(self, request: Request, account: Account) -> Reply:
+        """One row per country and platform; the guide filters by country only."""
+        try:
+            country_id = self._int_query(request, "country_id")
+        except ValueError:
+            return err(400, "INVALID_PARAMETERS", "country_id must be an integer.")
+        rows = []
+        for (slug, iso), offer in catalog.offers(P).items():
+            service, country = catalog.SERVICE_BY_SLUG[slug], catalog.COUNTRY_BY_ISO[iso]
+            if country_id is None or country.smscode_id == country_id:
+                rows.append(self._guide_product(service, country, offer))
+        rows.sort(key=lambda row: (row["country_id"], row["platform_id"]))
+        return ok(rows)
+
+    def _guide_product(self, service, country, offer: catalog.Offer) -> dict[str, Any]:
+        # The guide names only these four fields; the names next to the ids follow
+        # SMSCode's own webhook (`country`, `platform`), so the rows say what they sell.
+        tiers = self._guide_tiers(offer)
+        return {
+            "country_id": country.smscode_id,
+            "country": country.name,
+            "platform_id": service.smscode_platform_id,
+            "platform": service.name,
+            "price": (tiers or offer.tiers)[0].price,  # what POST /v1/orders charges
+            "available_count": sum(self._tier_stock(offer.country, t) for t in tiers),
+        }
+
+    def _guide_tiers(self, offer: catalog.Offer | None) -> list[catalog.Tier]:
+        """The tiers a guide create can buy from, cheapest first: those with stock."""
+        if offer is None:
+            return []
+        return [t for t in offer.tiers if self._tier_stock(offer.country, t) > 0]
+
+    def guide_create(self, request: Request, account: Account) -> Reply:
+        return self._idempotent(request, account, "create", self._guide_create)
+
+    def _guide_create(self, request: Request, account: Account) -> Reply:
+        try:
+            body = request.json()
+        except ValueError:
+            return err(400, "INVALID_PARAMETERS", "The request body must be JSON.")
+        ids = _guide_ids(body)
+        if ids is None:
+            return err(
+                400, "INVALID_PARAMETERS", "country_id and platform_id are required integers."
+            )
+        country, service = catalog.smscode_country(ids[0]), catalog.smscode_platform(ids[1])
+        offer = catalog.offer(P, service.slug, country.iso) if country and service else None
+        tiers = self._guide_tiers(offer)
+        if not tiers:
+            return err(
+                422,
+                "PRODUCT_UNAVAILABLE",
+                f"No numbers in stock for country {ids[0]}, platform {ids[1]}.",
+            )
+        try:
+            order = self.state.create_order(
+                account,
+                service=offer.service,
+                country=offer.country,
+                price=Decimal(tiers[0].price),
+                product_id=tiers[0].product_id,
+                catalog_product_id=tiers[0].catalog_product_id,
+                operator_id=tiers[0].operator_id,
+            )
+        except SandboxError:
+            return err(402, "INSUFFICIENT_BALANCE", "Balance too low to create order.")
+        view = self.guide_view(order)
+        created = {k: view[k] for k in ("order_id", "phone_number", "status", "expires_at")}
+        return ok(created, status=201)
+
+    def guide_order(self, request: Request, account: Account) -> Reply:
+        order = self._order(account, request.params["id"])
+        if order is None:
+            return self._guide_unknown_order()
+        return ok(self.guide_view(order))
+
+    def guide_cancel(self, request: Request, account: Account) -> Reply:
+        order = self._order(account, request.params["id"])
+        if order is None:
+            return self._guide_unknown_order()
+        try:
+            self.state.cancel(order)
+        except SandboxError as exc:
+            if exc.reason == "locked":
+                seconds = math.ceil(exc.details["seconds"])
+                return err(
+                    409,
+                    "CANCEL_TOO_EARLY",
+                    f"This order can be cancelled in {seconds} seconds.",
+                    headers=retry_after_header(exc.details["seconds"]),
+                )
+            return err(
+                409, "CONFLICT", f"The order is {self.guide_status(order)} and cannot be cancelled."
+            )
+        return ok({"order_id": order.id, "status": "cancelled"})
+
+    def _guide_unknown_order(self) -> Reply:
+        return err(
+            404, "ORDER_NOT_FOUND", "Order ID doesn't exist or doesn't belong to your token."
+        )
+
     # --- webhook configuration (stored; order events are not pushed) ----------------------
     def _webhook_config(self, account: Account) -> dict[str, Any]:
         hook = account.webhook
@@ -834,6 +1000,16 @@ def _canonical(body: bytes) -> str:
         return json.dumps(json.loads(body or b"{}"), sort_keys=True, separators=(",", ":"))
     except ValueError:
         return body.decode("utf-8", "replace")
+
+
+def _guide_ids(body: Any) -> tuple[int, int] | None:
+    """(country_id, platform_id) from the guide's create body; None unless both are ints."""
+    if not isinstance(body, dict):
+        return None
+    ids = body.get("country_id"), body.get("platform_id")
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in ids):
+        return None
+    return ids[0], ids[1]
 
 
 def _as_int(value: Any) -> int:
