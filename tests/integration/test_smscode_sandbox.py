@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from providers.clients.smscode import SmsCodeClient
 from providers.errors import (
     AuthFailed,
     CancelTooEarly,
@@ -255,3 +256,27 @@ def test_it_maps_429_and_recovers_after_retry_after(make_upstream):
     assert slept == [2.0]
     stats = upstream.control("GET", "/stats")["requests"][P][client.api_key]["/balance"]
     assert stats["rate_limited"] == 2 and stats["requests"] - stats["rate_limited"] == done + 1
+
+
+def test_it_learns_the_sdk_dialect_once_and_remembers_it(upstream):
+    learned: list[dict] = []
+    first = SmsCodeClient(
+        base_url=upstream.base_url(P),
+        api_key=upstream.key(P),
+        transport=upstream.client(P).transport,
+        on_learn=learned.append,
+    )
+    first.fetch_catalog()
+    assert learned == [{"dialect": "sdk"}]  # from the countries rows: no extra request
+    assert upstream.requests_made(P, first.api_key) == 3
+    second = SmsCodeClient(
+        base_url=upstream.base_url(P),
+        api_key=first.api_key,
+        transport=first.transport,
+        facts=learned[-1],
+        on_learn=learned.append,
+    )
+    purchase = buy(second)
+    assert second.list_active_orders()[0].order_id == purchase.order_id
+    assert learned == [{"dialect": "sdk"}]
+    assert upstream.requests_made(P, first.api_key, "POST /orders") == 0  # no guide form tried
