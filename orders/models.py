@@ -101,6 +101,8 @@ class Order(models.Model):
 
     # What the member asked the system to do for them.
     cancel_requested = models.BooleanField(default=False)
+    # How often the provider refused to cancel yet (its lock can last minutes).
+    cancel_refusals = models.PositiveSmallIntegerField(default=0)
     auto_replace = models.BooleanField(default=False)
     replace_count = models.PositiveSmallIntegerField(default=0)
     replaces = models.OneToOneField(

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 import audit
@@ -47,6 +48,11 @@ from reports.models import LedgerKind
 log = logging.getLogger(__name__)
 
 DEFAULT_CANCEL_LOCK = 30  # seconds, when a provider locks without saying how long
+# "Cancel when allowed": after each refusal the next try waits what the provider
+# asks, doubling from the base while it keeps refusing, up to the maximum.
+CANCEL_BACKOFF_BASE = 5
+CANCEL_BACKOFF_MAX = 60
+CANCEL_CLAIM = timedelta(seconds=30)  # a claimed try that died is retried after this
 # By when a purchase call has surely ended (the transport's timeouts and retries
 # fit well inside it). A "placing" row older than this lost its process.
 PLACEMENT_DEADLINE = timedelta(seconds=90)
@@ -632,9 +638,10 @@ def order_cancel(
     try:
         result = _client(order).cancel(order.upstream_id)
     except CancelTooEarly as exc:
-        seconds = int(exc.retry_after or DEFAULT_CANCEL_LOCK)
+        seconds = _next_cancel_try(order, exc)
         Order.objects.filter(pk=order.pk).update(
-            cancel_available_at=timezone.now() + timedelta(seconds=seconds)
+            cancel_available_at=(now or timezone.now()) + timedelta(seconds=seconds),
+            cancel_refusals=F("cancel_refusals") + 1,
         )
         _lock_wait(order, seconds, when_allowed, actor, request)
     except NotFound:
@@ -653,11 +660,20 @@ def order_cancel(
     )
 
 
+def _next_cancel_try(order: Order, refusal: CancelTooEarly) -> int:
+    """Seconds until the next cancel attempt after a refusal: what the provider asks
+    for, backing off (up to a minute) while it keeps refusing. SMSPool's lock has been
+    seen to last over two minutes, with no hint of how long."""
+    asked = refusal.retry_after or DEFAULT_CANCEL_LOCK
+    backoff = min(CANCEL_BACKOFF_MAX, CANCEL_BACKOFF_BASE * 2**order.cancel_refusals)
+    return int(max(asked, backoff) + 0.999)
+
+
 def _lock_wait(order: Order, seconds: int, when_allowed: bool, actor, request):
     if when_allowed:
-        updated = Order.objects.filter(pk=order.pk, state__in=AWAITING_CODE_STATES).update(
-            cancel_requested=True
-        )
+        updated = Order.objects.filter(
+            pk=order.pk, state__in=AWAITING_CODE_STATES, cancel_requested=False
+        ).update(cancel_requested=True)
         if updated:
             audit.record(
                 team=order.team,
@@ -705,6 +721,7 @@ def finish_order(
             return current
         current.state = state
         current.cancel_requested = False
+        current.cancel_refusals = 0
         current.finished_at = timezone.now()
         if upstream_status:
             current.upstream_status = upstream_status
@@ -961,8 +978,7 @@ def _update_fields(order: Order, upstream: OrderState, now, message) -> None:
     order.last_checked_at = now
     if upstream.expires_at:
         order.expires_at = upstream.expires_at
-    if upstream.cancel_available_at or order.cancel_available_at:
-        order.cancel_available_at = upstream.cancel_available_at
+    order.cancel_available_at = cancel_time_after(order, upstream)
     if upstream.sms_revision is not None:
         order.sms_revision = max(order.sms_revision or 0, upstream.sms_revision)
     if upstream.phone_number and not order.phone_number:
@@ -972,8 +988,22 @@ def _update_fields(order: Order, upstream: OrderState, now, message) -> None:
         order.code_received_at = order.code_received_at or now
         order.state = State.RECEIVED
         order.cancel_requested = False
+        order.cancel_refusals = 0
     elif upstream.status == OrderStatus.RESEND_REQUESTED:
         order.state = State.RESEND_REQUESTED
+
+
+def cancel_time_after(order: Order, upstream: OrderState):
+    """When the provider allows a cancel, once `upstream` is applied.
+
+    What the provider reports wins, except over a time learned from its own
+    refusals (SMSPool reports none, and its lock outlasts any estimate): that one
+    only moves later.
+    """
+    reported = upstream.cancel_available_at
+    if order.cancel_refusals and order.cancel_available_at:
+        return max(order.cancel_available_at, reported or order.cancel_available_at)
+    return reported
 
 
 def _apply_final(order: Order, upstream: OrderState, now) -> Order:
@@ -1013,23 +1043,30 @@ def start_poller(account_id: int) -> None:
 
 
 def process_cancel_requests(account: ProviderAccount, now=None) -> int:
-    """Cancel the orders whose member asked "cancel when allowed" and whose lock is over."""
+    """Cancel the orders whose member asked "cancel when allowed" and whose lock is over.
+
+    Keeps trying for as long as the provider refuses (order_cancel backs off); the
+    request is dropped only when the order ends or a code arrives.
+    """
     now = now or timezone.now()
     due = Order.objects.filter(
         account=account, cancel_requested=True, state__in=AWAITING_CODE_STATES
     ).exclude(cancel_available_at__gt=now)
     done = 0
     for order in due:
-        # Claim it: only the poller that flips the flag does the cancel.
-        if not Order.objects.filter(pk=order.pk, cancel_requested=True).update(
-            cancel_requested=False
-        ):
+        # Claim it: only the poller that moves the next try forward does the cancel.
+        claimed = (
+            Order.objects.filter(pk=order.pk, cancel_requested=True)
+            .exclude(cancel_available_at__gt=now)
+            .update(cancel_available_at=now + CANCEL_CLAIM)
+        )
+        if not claimed:
             continue
         try:
             order_cancel(order=order, actor=None, when_allowed=True, now=now)
             done += 1
         except CancelLocked:
-            pass  # still locked: order_cancel set the flag again
+            pass  # still refused: order_cancel scheduled the next try
         except OrderActionError as exc:
             log.info("scheduled cancel of %s failed: %s", order.code, exc.message)
     return done

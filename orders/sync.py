@@ -284,7 +284,7 @@ def _unchanged(order: Order, state: OrderState, recorded: set[tuple[int, str, st
     if order.cost_quoted and state.cost is not None:
         return False
     return _same_time(state.expires_at or order.expires_at, order.expires_at) and _same_time(
-        state.cancel_available_at, order.cancel_available_at
+        services.cancel_time_after(order, state), order.cancel_available_at
     )
 
 

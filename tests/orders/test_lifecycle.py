@@ -326,3 +326,34 @@ class AccessTestCase(SandboxTestCase):
         self.client.logout()
         url = reverse("board", args=[self.team.code])
         self.assertRedirects(self.client.get(url), f"{reverse('login')}?next={url}")
+
+
+class LongCancelLockTestCase(SandboxTestCase):
+    """SMSPool's cancel lock has been seen to last over two minutes."""
+
+    sandbox_knobs = {"cancel_lock_by_protocol": {"smspool": 130}}
+
+    def test_cancel_when_allowed_keeps_trying_through_a_130_second_lock(self):
+        account = self.account("smspool")
+        self.place()
+        order = Order.objects.get()
+        self.client.post(reverse("order_cancel", args=[order.code]), {"when_allowed": "1"})
+        order.refresh_from_db()
+        self.assertTrue(order.cancel_requested)
+        elapsed = 0
+        while elapsed < 300 and order.state != State.CANCELLED:
+            elapsed += 5
+            self.advance(5)
+            self.cycle(account, later=elapsed)
+            order.refresh_from_db()
+            if 60 <= elapsed < 65:  # still locked: the board says so and what comes next
+                board = self.client.get(reverse("board", args=[self.team.code]))
+                self.assertContains(board, "still refuses to cancel")
+                self.assertContains(board, "next try in")
+        self.assertEqual(order.state, State.CANCELLED)
+        self.assertGreaterEqual(elapsed, 130)
+        self.assertLess(elapsed, 200)  # backs off, but not for ever
+        self.assertEqual(LedgerEntry.objects.get(order=order, kind="refund").amount, -order.cost)
+        # One audit event for scheduling it, however often the provider refused.
+        self.assertEqual(AuditEvent.objects.filter(action="order.cancel_scheduled").count(), 1)
+        self.assertFalse(order.cancel_requested)
