@@ -10,6 +10,9 @@ from django.utils import timezone
 
 class RentalState(models.TextChoices):
     PLACING = "placing", "Renting"
+    # The rent request ended without a readable answer: the provider may or may
+    # not have rented the number. The rental sync finds out from its list.
+    UNCONFIRMED = "unconfirmed", "Checking with the provider"
     ACTIVE = "active", "Active"
     EXPIRED = "expired", "Expired"
     REFUNDED = "refunded", "Refunded"
@@ -99,7 +102,13 @@ class Rental(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["team", "idempotency_key"], name="one_rental_per_idempotency_key"
-            )
+            ),
+            # One upstream rental is one local row.
+            models.UniqueConstraint(
+                fields=["account", "upstream_id"],
+                condition=~models.Q(upstream_id=""),
+                name="one_row_per_upstream_rental",
+            ),
         ]
         indexes = [
             models.Index(fields=["team", "state", "-created"]),
@@ -113,6 +122,10 @@ class Rental(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state == RentalState.ACTIVE
+
+    @property
+    def is_unconfirmed(self) -> bool:
+        return self.state == RentalState.UNCONFIRMED
 
     @property
     def international_number(self) -> str:

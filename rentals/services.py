@@ -175,8 +175,10 @@ def rental_rent(
             )
         )
     except ProviderError as exc:
+        if exc.outcome_unknown:
+            return rental_unconfirmed(rental, exc, actor=membership.user, request=request)
         raise _rent_failed(rental, exc, membership.user, request) from exc
-    return _record_rental(rental, bought, choice, membership.user, request)
+    return record_rental(rental, bought, actor=membership.user, request=request)
 
 
 def _reserve(membership, amount, currency: str, *, purpose: str, rental: Rental):
@@ -217,20 +219,55 @@ def _create_placing_row(membership, choice: RentChoice, key, label, note) -> Ren
         return rental
 
 
-def _rent_failed(rental: Rental, exc: ProviderError, actor, request) -> RentalError:
-    rental.state = RentalState.FAILED
-    rental.error = exc.message[:500]
-    rental.finished_at = timezone.now()
-    rental.save()
-    ledger.release(rental=rental)
-    audit.record(
-        team=rental.team,
-        actor=actor,
-        action="rental.failed",
-        target=rental,
-        payload={"category": exc.category, "message": exc.message},
-        request=request,
+def rental_unconfirmed(rental: Rental, exc: ProviderError, *, actor, request=None) -> Rental:
+    """The rent may or may not have happened: keep the row and its spend hold for the
+    rental sync to resolve from the provider's list. Returns the rental."""
+    updated = Rental.objects.filter(pk=rental.pk, state=RentalState.PLACING).update(
+        state=RentalState.UNCONFIRMED,
+        error=exc.message[:500],
+        next_check_at=timezone.now(),
+        updated=timezone.now(),  # the call ended now: the provider's list settles from here
     )
+    rental.refresh_from_db()
+    if updated:
+        audit.record(
+            team=rental.team,
+            actor=actor,
+            action="rental.unconfirmed",
+            target=rental,
+            payload={"provider": rental.account.label, "reason": exc.message},
+            request=request,
+        )
+        _start_poller(rental)
+    return rental
+
+
+def mark_rental_failed(rental: Rental, message: str, category: str, actor=None, request=None):
+    """Close a rent that rented nothing and give its reservation back; True when this
+    call closed it."""
+    with transaction.atomic():
+        closed = Rental.objects.filter(
+            pk=rental.pk,
+            state__in=(RentalState.PLACING, RentalState.UNCONFIRMED),
+            upstream_id="",
+        ).update(state=RentalState.FAILED, error=message[:500], finished_at=timezone.now())
+        if not closed:
+            return False
+        ledger.release(rental=rental)
+        audit.record(
+            team=rental.team,
+            actor=actor,
+            action="rental.failed",
+            target=rental,
+            payload={"category": category, "message": message},
+            request=request,
+        )
+    rental.refresh_from_db()
+    return True
+
+
+def _rent_failed(rental: Rental, exc: ProviderError, actor, request) -> RentalError:
+    mark_rental_failed(rental, exc.message, exc.category, actor, request)
     account = rental.account
     if isinstance(exc, OutOfStock):
         return RentalError(
@@ -253,9 +290,13 @@ def _rent_failed(rental: Rental, exc: ProviderError, actor, request) -> RentalEr
     return RentalError(f"{account.label} refused the rental: {exc.message}", category=exc.category)
 
 
-def _record_rental(rental: Rental, bought, choice: RentChoice, actor, request) -> Rental:
+def record_rental(rental: Rental, bought, *, actor, request=None) -> Rental:
+    """Record the rented number on its row (once), book the charge and release the hold."""
     now = timezone.now()
     with transaction.atomic():
+        rental = Rental.objects.select_for_update().get(pk=rental.pk)
+        if rental.upstream_id:
+            return rental  # recorded already (the rental sync found it first)
         rental.upstream_id = bought.rental_id
         rental.phone_number = bought.phone_number
         rental.cost = bought.cost if bought.cost is not None else rental.cost
@@ -263,7 +304,9 @@ def _record_rental(rental: Rental, bought, choice: RentChoice, actor, request) -
         rental.started_at = now
         rental.expires_at = bought.expires_at or now + _length(rental.duration, rental.unit)
         rental.state = RentalState.ACTIVE
+        rental.error = ""
         rental.next_check_at = now
+        rental.finished_at = None
         rental.save()
         if rental.cost:
             ledger.book_for(rental, kind=LedgerKind.RENTAL, amount=rental.cost)

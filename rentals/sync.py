@@ -19,11 +19,17 @@ from rentals.models import Rental, RentalState
 log = logging.getLogger(__name__)
 
 MAX_PER_CYCLE = 5
+# An unconfirmed rent absent from the provider's rental list this long after its
+# call ended did not happen.
+UNCONFIRMED_SETTLE = timedelta(seconds=10)
 
 
 def sync_rentals(account, client, now) -> int:
-    """Follow the account's active rentals that are due; return how many are active."""
+    """Follow the account's active rentals that are due, and settle unconfirmed rents;
+    return how many rentals still need the poller."""
     from rentals.services import rental_refresh
+
+    unconfirmed = resolve_unconfirmed_rentals(account, client, now)
 
     active = Rental.objects.filter(account=account, state=RentalState.ACTIVE)
     due = active.filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now)).order_by(
@@ -38,8 +44,53 @@ def sync_rentals(account, client, now) -> int:
         except ProviderError as exc:
             log.warning("refresh of rental %s failed: %s", rental.code, exc.message)
         Rental.objects.filter(pk=rental.pk).update(next_check_at=now + gap)
-    return active.count()
+    return active.count() + unconfirmed
+
+
+def resolve_unconfirmed_rentals(account, client, now) -> int:
+    """Attach upstream rentals nobody recorded to the account's unconfirmed rents (oldest
+    first); close the rest as not rented once the call has settled. Returns how many
+    are still unconfirmed."""
+    from rentals.services import mark_rental_failed, record_rental
+
+    pending = list(
+        Rental.objects.filter(
+            account=account, state=RentalState.UNCONFIRMED, upstream_id=""
+        ).order_by("created", "id")
+    )
+    if not pending:
+        return 0
+    listed = [r for r in client.list_rentals() if r.status in ("", "active")]
+    known = set(
+        Rental.objects.filter(
+            account=account, upstream_id__in=[r.rental_id for r in listed]
+        ).values_list("upstream_id", flat=True)
+    )
+    strays = [r for r in listed if r.rental_id not in known]
+    for rental, upstream in zip(pending, strays, strict=False):
+        record_rental(rental, _as_purchase(upstream), actor=None)
+    left = pending[len(strays) :]
+    for rental in left:
+        if now >= rental.updated + UNCONFIRMED_SETTLE:
+            mark_rental_failed(
+                rental, "The provider has no such rental: nothing was rented or charged.", "gone"
+            )
+    return Rental.objects.filter(account=account, state=RentalState.UNCONFIRMED).count()
+
+
+def _as_purchase(upstream):
+    from providers.types import RentalPurchase
+
+    return RentalPurchase(
+        rental_id=upstream.rental_id,
+        phone_number=upstream.phone_number,
+        expires_at=upstream.expires_at,
+        cost=upstream.cost,
+        currency=upstream.currency,
+    )
 
 
 def accounts_with_active_rentals():
-    return Rental.objects.filter(state=RentalState.ACTIVE).values("account")
+    return Rental.objects.filter(state__in=(RentalState.ACTIVE, RentalState.UNCONFIRMED)).values(
+        "account"
+    )

@@ -126,6 +126,14 @@ def _rent(request, membership):
     if rental.state == RentalState.FAILED:
         messages.error(request, f"This rental failed earlier: {rental.error}")
         return redirect("rental_new", code=team.code)
+    if rental.state in (RentalState.UNCONFIRMED, RentalState.PLACING):
+        messages.warning(
+            request,
+            f"{rental.account.label} did not answer clearly ({rental.error or 'still renting'}). "
+            "smsdesk is checking with the provider whether the number was rented; this page "
+            "shows it once confirmed, and nothing is charged if it was not.",
+        )
+        return redirect("rental_detail", rental_code=rental.code)
     messages.success(
         request,
         f"Rented {rental.international_number} until "

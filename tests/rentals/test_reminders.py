@@ -27,7 +27,7 @@ class RemindersTestCase(BaseTestCase):
             "idempotency_key": f"k{Rental.objects.count()}",
             "upstream_offer_id": "6",
             "state": RentalState.ACTIVE,
-            "upstream_id": "R1",
+            "upstream_id": f"R{Rental.objects.count()}",
             "phone_number": "15550001111",
             "cost": Decimal("20"),
             "currency": "USD",

@@ -269,3 +269,50 @@ class RentalAccessTestCase(RentalTestCase):
     def test_renting_twice_with_one_key_rents_once(self):
         self.rent(self.offer(self.smspool))
         self.assertEqual(Rental.objects.count(), 1)
+
+
+class UnconfirmedRentTestCase(RentalTestCase):
+    """The rent happened upstream (or not); its answer was lost."""
+
+    def setUp(self):
+        super().setUp()
+        self.numpool = self.account("numpool")
+
+    def rent_with_fault(self, mode: str):
+        self.sandbox.faults.enqueue("numpool", mode, endpoint="/rentals")
+        return self.rent(self.offer(self.numpool))
+
+    def upstream_count(self) -> int:
+        with self.sandbox.state.lock:
+            upstream = self.sandbox.state.accounts[("numpool", self.numpool.api_key)]
+            return len(upstream.rentals)
+
+    def test_a_lost_answer_is_checked_not_failed_and_the_rental_found(self):
+        r = self.rent_with_fault("drop_after")
+        rental = Rental.objects.get()
+        self.assertRedirects(r, reverse("rental_detail", args=[rental.code]))
+        self.assertEqual(rental.state, RentalState.UNCONFIRMED)
+        self.assertEqual(rental.rented_by, self.bob)
+        self.assertFalse(LedgerEntry.objects.exists())
+        self.cycle(self.numpool)
+        rental.refresh_from_db()
+        self.assertEqual(rental.state, RentalState.ACTIVE)
+        self.assertTrue(rental.upstream_id and rental.phone_number)
+        self.assertEqual(self.upstream_count(), 1)
+        self.assertEqual(LedgerEntry.objects.get(rental=rental).amount, rental.cost)
+
+    def test_a_rent_that_did_not_happen_is_closed_without_charge(self):
+        self.rent_with_fault("drop")
+        rental = Rental.objects.get()
+        self.assertEqual(rental.state, RentalState.UNCONFIRMED)
+        self.cycle(self.numpool, later=sync_settle_seconds() + 1)
+        rental.refresh_from_db()
+        self.assertEqual(rental.state, RentalState.FAILED)
+        self.assertEqual(self.upstream_count(), 0)
+        self.assertFalse(LedgerEntry.objects.exists())
+
+
+def sync_settle_seconds() -> float:
+    from rentals.sync import UNCONFIRMED_SETTLE
+
+    return UNCONFIRMED_SETTLE.total_seconds()
