@@ -264,12 +264,12 @@ class SmsCodeClient(ProviderClient):
     # --- which dialect the host speaks ---------------------------------------------
     @property
     def dialect(self) -> str:
-        """ "sdk" or "guide" once learned for this account; "" before any evidence."""
+        """The dialect learned for this account ("sdk" or "guide"); "" before any evidence."""
         value = self.facts.get("dialect")
         return value if value in (SDK, GUIDE) else ""
 
     def _learn_dialect(self, dialect: str) -> None:
-        """Remember `dialect` and the capabilities the guide's lacks, with one on_learn call."""
+        """Remember `dialect`, and what the guide's dialect lacks, with one on_learn call."""
         if self.dialect == dialect:
             return
         lacks = {str(capability) for capability in GUIDE_LACKS}
