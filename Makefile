@@ -8,13 +8,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 
-.PHONY: demo test lint format bench install clean-demo help
+.PHONY: demo test lint format bench chaos install clean-demo help
 
 help:
 	@echo "make demo   - set up everything and run portal, task cluster and sandbox"
 	@echo "make test   - run the whole test suite (DATABASE_URL or SQLite)"
 	@echo "make lint   - ruff"
 	@echo "make bench  - run the sync benchmarks (docs/BENCHMARKS.md)"
+	@echo "make chaos  - the reliability run: faults, killed workers, books to the cent (docs/RELIABILITY.md)"
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -53,6 +54,11 @@ format: install
 
 bench: install .env
 	$(PY) manage.py bench $(BENCH_ARGS)
+
+CHAOS_ARGS ?=
+
+chaos: install
+	$(PY) -m tests.reliability.chaos $(CHAOS_ARGS)
 
 clean-demo:
 	rm -f db.sqlite3 db.sqlite3-wal db.sqlite3-shm var/sandbox.json

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_team_monthly_budget'),
-        ('providers', '0003_catalog_mapping_counts'),
+        ('providers', '0002_wire_facts'),
         ('rentals', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

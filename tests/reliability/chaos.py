@@ -34,6 +34,8 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -526,26 +528,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20261130)
     parser.add_argument("--settle-timeout", type=float, default=420.0)
     args = parser.parse_args(argv)
-    db_dir = BASE_DIR / "var" / "chaos"
-    db_dir.mkdir(parents=True, exist_ok=True)
-    db_path = db_dir / f"chaos-{os.getpid()}.sqlite3"
-    db_url = os.environ.get("CHAOS_DATABASE_URL") or f"sqlite:///{db_path}"
-    os.environ.update(environment(db_url))
-    os.chdir(BASE_DIR)
-    import django
+    with throwaway_database(os.environ.get("CHAOS_DATABASE_URL", "")) as db_url:
+        os.environ.update(environment(db_url))
+        if os.environ.get("CHAOS_REDIS_URL"):
+            os.environ["REDIS_URL"] = os.environ["CHAOS_REDIS_URL"]
+        os.chdir(BASE_DIR)
+        import django
 
-    django.setup()
-    from django.core.management import call_command
+        django.setup()
+        from django.core.management import call_command
 
-    say(f"database {db_url.split('@')[-1]}")
-    call_command("migrate", verbosity=0, interactive=False)
-    call_command("createcachetable", verbosity=0)
-    call_command("setup_schedules", verbosity=0)
+        say(f"database {db_url.split('@')[-1]}, broker {os.environ['REDIS_URL'] or 'ORM'}")
+        call_command("migrate", verbosity=0, interactive=False)
+        call_command("createcachetable", verbosity=0)
+        call_command("setup_schedules", verbosity=0)
+        code = run(args.orders_per_kind, args.fault_rate, args.seed, args.settle_timeout)
+        from django.db import connections
+
+        connections.close_all()
+        return code
+
+
+@contextmanager
+def throwaway_database(server_url: str) -> Iterator[str]:
+    """A fresh database for one run: an SQLite file under var/chaos/, or (when
+    `server_url` names a PostgreSQL server) a new database there; removed afterwards."""
+    if not server_url.startswith("postgres"):
+        db_dir = BASE_DIR / "var" / "chaos"
+        db_dir.mkdir(parents=True, exist_ok=True)
+        db_path = db_dir / f"chaos-{os.getpid()}.sqlite3"
+        try:
+            yield f"sqlite:///{db_path}"
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+        return
+    import psycopg
+
+    name = f"smsdesk_chaos_{os.getpid()}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        return run(args.orders_per_kind, args.fault_rate, args.seed, args.settle_timeout)
+        yield f"{server_url.rsplit('/', 1)[0]}/{name}"
     finally:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

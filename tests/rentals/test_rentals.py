@@ -162,6 +162,41 @@ class SmsPoolRentalTestCase(RentalTestCase):
         self.assertEqual(rental.message_count, 1)
 
 
+class RentalSpendLimitTestCase(RentalTestCase):
+    def test_extensions_count_against_the_members_monthly_limit(self):
+        smspool = self.account("smspool")
+        offer = self.offer(smspool, country__iso="US")
+        length, price = offer.durations()[0]
+        extend_length, extend_price = offer.extend_durations()[0]
+        self.member.monthly_spend_limit = price + extend_price / 2  # room to rent, not extend
+        self.member.save()
+        self.rent(offer, length)
+        rental = Rental.objects.get()
+        self.assertEqual(rental.state, RentalState.ACTIVE)
+        before = rental.expires_at
+        r = self.client.post(
+            reverse("rental_extend", args=[rental.code]), {"duration": extend_length}, follow=True
+        )
+        self.assertContains(r, "monthly limit")
+        rental.refresh_from_db()
+        self.assertEqual(rental.expires_at, before)
+        self.assertFalse(LedgerEntry.objects.filter(kind="extension").exists())
+        with self.sandbox.state.lock:
+            self.assertEqual(self.upstream_rental(rental).paid, price)  # never extended
+
+    def test_the_teams_budget_covers_rentals_too(self):
+        smspool = self.account("smspool")
+        offer = self.offer(smspool, country__iso="US")
+        self.team.monthly_budget = offer.durations()[0][1] / 2
+        self.team.save()
+        r = self.rent(offer)
+        self.assertContains(self.client.get(r.url), "monthly budget")
+        self.assertFalse(Rental.objects.exists())
+        with self.sandbox.state.lock:
+            upstream = self.sandbox.state.account("smspool", smspool.api_key)
+            self.assertFalse(upstream.rentals)
+
+
 class NumPoolRentalTestCase(RentalTestCase):
     def test_numpool_rentals_are_never_refundable(self):
         numpool = self.account("numpool")
