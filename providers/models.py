@@ -56,6 +56,12 @@ class ProviderAccount(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     last_ok_at = models.DateTimeField(null=True, blank=True)
     catalog_synced_at = models.DateTimeField(null=True, blank=True)
+    # What the last catalog sync stored and how much of it found no canonical
+    # country or service (None until a sync has counted).
+    catalog_country_count = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    catalog_countries_unmapped = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    catalog_service_count = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    catalog_services_unmapped = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # What this account's host was found to speak, learned by its client and
     # remembered: {"dialect": "guide"} (SMSCode), {"missing": ["bulk_active"]}
     # (an SMS-Activate host answering BAD_ACTION). See ProviderClient.learn.
@@ -144,6 +150,17 @@ class ProviderAccount(models.Model):
         missing = (self.wire_facts or {}).get("missing", [])
         return capability in self.client_class.capabilities and str(capability) not in missing
 
+    # --- catalog mapping ------------------------------------------------------------
+    @property
+    def unmapped_services_share(self) -> float | None:
+        """The share (0-1) of catalog services with no canonical service; None if not counted."""
+        return _share(self.catalog_services_unmapped, self.catalog_service_count)
+
+    @property
+    def unmapped_countries_share(self) -> float | None:
+        """The share (0-1) of catalog countries with no canonical country; None if not counted."""
+        return _share(self.catalog_countries_unmapped, self.catalog_country_count)
+
     # --- health bookkeeping ------------------------------------------------------------
     def record_ok(self, *, balance: Decimal | None = None, currency: str = "") -> None:
         now = timezone.now()
@@ -173,6 +190,12 @@ class ProviderAccount(models.Model):
         ProviderAccount.objects.filter(pk=self.pk).update(**fields)
         for name, value in fields.items():
             setattr(self, name, value)
+
+
+def _share(part: int | None, whole: int | None) -> float | None:
+    if part is None or not whole:
+        return None
+    return part / whole
 
 
 class Country(models.Model):

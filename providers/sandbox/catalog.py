@@ -10,14 +10,36 @@ match them.
 Prices and stock are derived from a stable hash, not from `random`, so the
 catalog is the same in every run and every process. Each provider offers most
 but not all pairs; a few offered pairs are sold out.
+
+Two sizes share one set of row shapes (`SandboxConfig.catalog_size`):
+
+- "demo" (the default): 46 countries and 47 services, what tests and the demo use;
+- "live": a real provider's size, 150 countries and 1,400 services under
+  realistic, varied names (aliases, case and punctuation variants, a long
+  tail nobody maps), which makes SMSPool's `request/pricing` about 150,000
+  rows and 18 MB. It contains the demo world (same ids), is drawn from a
+  seeded generator and built on first use, once per process.
+
+`COUNTRIES`, `SERVICES`, `COUNTRY_BY_ISO`, `SERVICE_BY_SLUG` and the functions
+below answer for the active size: the one `sized()` sets for the current
+request, else the process's (`use_size()`, or `SANDBOX_CATALOG_SIZE` at import).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import random
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
+from functools import cache, cached_property
+
+from providers.sandbox.config import CATALOG_SIZES
 
 CENT = Decimal("0.01")
 
@@ -52,6 +74,9 @@ class ServiceInfo:
     smscode_platform_id: int | None
     domain: str = ""
     template: str = "plain"  # which SMS wording this service uses
+    # Live catalogue only: the service this entry is another listing of
+    # ("Whatsapp Business" -> "whatsapp"), what a correct name mapping finds.
+    same_as: str = ""
 
 
 # ISO, name, dial, national length, SMSPool region, price factor,
@@ -210,12 +235,10 @@ def _flag(iso: str) -> str:
     return "".join(chr(0x1F1E6 + ord(ch) - ord("A")) for ch in iso)
 
 
-COUNTRIES: list[CountryInfo] = [
+DEMO_COUNTRIES: list[CountryInfo] = [
     CountryInfo(*row[:9], numpool_name=row[9] or row[1], emoji=_flag(row[0])) for row in _COUNTRIES
 ]
-SERVICES: list[ServiceInfo] = [ServiceInfo(*row) for row in _SERVICES]
-COUNTRY_BY_ISO = {c.iso: c for c in COUNTRIES}
-SERVICE_BY_SLUG = {s.slug: s for s in SERVICES}
+DEMO_SERVICES: list[ServiceInfo] = [ServiceInfo(*row) for row in _SERVICES]
 
 
 def _hash(*parts: object) -> int:
@@ -346,83 +369,191 @@ def _make_offer(protocol: str, service: ServiceInfo, country: CountryInfo) -> Of
     return Offer(protocol, service.slug, country.iso, _usd(usd), stock, rate)
 
 
-@cache
-def offers(protocol: str) -> dict[tuple[str, str], Offer]:
-    """Every offer of `protocol`, keyed by (service slug, ISO)."""
+def _demo_offers(world: Catalogue, protocol: str) -> dict[tuple[str, str], Offer]:
     return {
         (s.slug, c.iso): _make_offer(protocol, s, c)
-        for s in SERVICES
-        for c in COUNTRIES
+        for s in world.services
+        for c in world.countries
         if _is_offered(protocol, s, c)
     }
 
 
+class Catalogue:
+    """One world: its countries, services and each provider's offers and lookups.
+
+    Tables are built on first use and kept: the sandbox serves many threads,
+    so a lock makes sure a 150,000-offer table is built once, not per thread.
+    """
+
+    def __init__(self, size: str, countries: list[CountryInfo], services: list[ServiceInfo], make):
+        self.size = size
+        self.countries = countries
+        self.services = services
+        self.country_by_iso = {c.iso: c for c in countries}
+        self.service_by_slug = {s.slug: s for s in services}
+        self._make = make  # (catalogue, protocol) -> offers
+        self._offers: dict[str, dict[tuple[str, str], Offer]] = {}
+        self._lock = threading.Lock()
+
+    def offers(self, protocol: str) -> dict[tuple[str, str], Offer]:
+        """Every offer of `protocol`, keyed by (service slug, ISO)."""
+        table = self._offers.get(protocol)
+        if table is None:
+            with self._lock:
+                table = self._offers.get(protocol)
+                if table is None:
+                    table = self._offers[protocol] = self._make(self, protocol)
+        return table
+
+    @cached_property
+    def smscode_tiers_by_id(self) -> dict[int, Tier]:
+        return {t.product_id: t for o in self.offers("smscode").values() for t in o.tiers}
+
+    @cached_property
+    def smscode_tier_pair(self) -> dict[int, tuple[str, str]]:
+        """Tier product id -> (service slug, ISO)."""
+        return {t.product_id: key for key, o in self.offers("smscode").items() for t in o.tiers}
+
+    @cached_property
+    def smscode_catalog_pair(self) -> dict[int, tuple[str, str]]:
+        return {o.tiers[0].catalog_product_id: key for key, o in self.offers("smscode").items()}
+
+    @cached_property
+    def index(self) -> dict[str, dict]:
+        """Lookups by each provider's own ids (and SMSPool's names and ISO codes)."""
+        idx: dict[str, dict] = {
+            "smspool_country": {},
+            "smspool_service": {},
+            "numpool_country": {},
+            "numpool_service": {},
+            "smsactivate_country": {},
+            "smsactivate_service": {},
+            "smscode_country": {},
+            "smscode_platform": {},
+        }
+        for c in self.countries:
+            if c.smspool_id is not None:
+                idx["smspool_country"][str(c.smspool_id)] = c
+                idx["smspool_country"][c.iso.lower()] = c
+                idx["smspool_country"][c.name.lower()] = c
+            if c.numpool_id is not None:
+                idx["numpool_country"][str(c.numpool_id)] = c
+            if c.smsactivate_id is not None:
+                idx["smsactivate_country"][str(c.smsactivate_id)] = c
+                idx["smscode_country"][c.smsactivate_id] = c
+        # SMS-Activate's 12 is "USA (virtual)"; the sandbox sells it as the US.
+        idx["smsactivate_country"]["12"] = self.country_by_iso["US"]
+        for s in self.services:
+            if s.smspool_id is not None:
+                idx["smspool_service"][str(s.smspool_id)] = s
+                idx["smspool_service"][s.name.lower()] = s
+            if s.numpool_code:
+                idx["numpool_service"][s.numpool_code] = s
+            if s.smsactivate_code:
+                idx["smsactivate_service"][s.smsactivate_code] = s
+            if s.smscode_platform_id is not None:
+                idx["smscode_platform"][s.smscode_platform_id] = s
+        return idx
+
+    def warm(self) -> None:
+        """Build every table now (demo 0.5 s, live a few seconds), so no request pays."""
+        for protocol in PROVIDER_FACTOR:
+            self.offers(protocol)
+        for table in ("smscode_tiers_by_id", "smscode_tier_pair", "smscode_catalog_pair", "index"):
+            getattr(self, table)
+
+
+DEMO = Catalogue("demo", DEMO_COUNTRIES, DEMO_SERVICES, _demo_offers)
+
+
+# --- which size answers ---------------------------------------------------------------
+def _size_from_env() -> str:
+    size = os.environ.get("SANDBOX_CATALOG_SIZE", "").strip().lower()
+    return size if size in CATALOG_SIZES else "demo"
+
+
+_process_size = _size_from_env()
+_request_size: ContextVar[str | None] = ContextVar("sandbox_catalog_size", default=None)
+
+
+def catalogue(size: str = "") -> Catalogue:
+    """The catalogue of `size` ("demo" or "live"), or the active one; raises ValueError."""
+    size = size or _request_size.get() or _process_size
+    if size == "demo":
+        return DEMO
+    if size == "live":
+        return live_catalogue()
+    raise ValueError(f"catalog_size is one of {', '.join(CATALOG_SIZES)}, not {size!r}.")
+
+
+def use_size(size: str) -> str:
+    """Make `size` the process's catalogue (tests, benchmarks); return the previous size."""
+    global _process_size
+    catalogue(size)  # validates, and builds the live world now rather than in a request
+    previous, _process_size = _process_size, size
+    return previous
+
+
+@contextmanager
+def sized(size: str) -> Iterator[Catalogue]:
+    """Answer with the `size` catalogue inside this block (this thread or task only).
+
+    What a request handler wraps itself in to honour `config.catalog_size`.
+    """
+    token = _request_size.set(size)
+    try:
+        yield catalogue(size)
+    finally:
+        _request_size.reset(token)
+
+
+_ACTIVE_NAMES = {
+    "COUNTRIES": "countries",
+    "SERVICES": "services",
+    "COUNTRY_BY_ISO": "country_by_iso",
+    "SERVICE_BY_SLUG": "service_by_slug",
+}
+
+
+def __getattr__(name: str):
+    # The protocols read `catalog.SERVICES` and friends on every request, and
+    # the size is chosen at run time: these names resolve to the active world.
+    if name in _ACTIVE_NAMES:
+        return getattr(catalogue(), _ACTIVE_NAMES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --- the active catalogue's tables -------------------------------------------------------
+def offers(protocol: str) -> dict[tuple[str, str], Offer]:
+    """Every offer of `protocol` in the active catalogue, keyed by (service slug, ISO)."""
+    return catalogue().offers(protocol)
+
+
 def offer(protocol: str, service: str, iso: str) -> Offer | None:
-    return offers(protocol).get((service, iso))
+    return catalogue().offers(protocol).get((service, iso))
 
 
-@cache
 def smscode_tiers_by_id() -> dict[int, Tier]:
-    return {t.product_id: t for o in offers("smscode").values() for t in o.tiers}
+    return catalogue().smscode_tiers_by_id
 
 
-@cache
 def smscode_tier_pair() -> dict[int, tuple[str, str]]:
     """Tier product id -> (service slug, ISO)."""
-    return {t.product_id: key for key, o in offers("smscode").items() for t in o.tiers}
+    return catalogue().smscode_tier_pair
 
 
-@cache
 def smscode_catalog_pair() -> dict[int, tuple[str, str]]:
-    return {o.tiers[0].catalog_product_id: key for key, o in offers("smscode").items()}
+    return catalogue().smscode_catalog_pair
 
 
 def warm() -> None:
-    """Build every cached table once (0.5 s), so no request pays for it."""
-    for protocol in PROVIDER_FACTOR:
-        offers(protocol)
-    smscode_tiers_by_id()
-    smscode_tier_pair()
-    smscode_catalog_pair()
-    _index()
+    """Build every table of the active catalogue once, so no request pays for it."""
+    catalogue().warm()
 
 
 # --- lookups by provider id ---------------------------------------------------------
-@cache
 def _index() -> dict[str, dict]:
-    idx: dict[str, dict] = {
-        "smspool_country": {},
-        "smspool_service": {},
-        "numpool_country": {},
-        "numpool_service": {},
-        "smsactivate_country": {},
-        "smsactivate_service": {},
-        "smscode_country": {},
-        "smscode_platform": {},
-    }
-    for c in COUNTRIES:
-        if c.smspool_id is not None:
-            idx["smspool_country"][str(c.smspool_id)] = c
-            idx["smspool_country"][c.iso.lower()] = c
-            idx["smspool_country"][c.name.lower()] = c
-        if c.numpool_id is not None:
-            idx["numpool_country"][str(c.numpool_id)] = c
-        if c.smsactivate_id is not None:
-            idx["smsactivate_country"][str(c.smsactivate_id)] = c
-            idx["smscode_country"][c.smsactivate_id] = c
-    # SMS-Activate's 12 is "USA (virtual)"; the sandbox sells it as the US.
-    idx["smsactivate_country"]["12"] = COUNTRY_BY_ISO["US"]
-    for s in SERVICES:
-        if s.smspool_id is not None:
-            idx["smspool_service"][str(s.smspool_id)] = s
-            idx["smspool_service"][s.name.lower()] = s
-        if s.numpool_code:
-            idx["numpool_service"][s.numpool_code] = s
-        if s.smsactivate_code:
-            idx["smsactivate_service"][s.smsactivate_code] = s
-        if s.smscode_platform_id is not None:
-            idx["smscode_platform"][s.smscode_platform_id] = s
-    return idx
+    return catalogue().index
 
 
 def smspool_country(value: str) -> CountryInfo | None:
@@ -530,7 +661,7 @@ NUMPOOL_RENTAL_SERVICES = [
 
 def numpool_rental_price(service: str, days: int) -> Decimal:
     """Longer rentals cost less per day, as on every rental price list."""
-    day_rate = 1.0 + SERVICE_BY_SLUG[service].base_price
+    day_rate = 1.0 + DEMO.service_by_slug[service].base_price
     discount = {1: 1.0, 3: 0.9, 7: 0.75, 14: 0.65, 30: 0.5}[days]
     return _usd(day_rate * days * discount)
 
@@ -554,7 +685,8 @@ SMSACTIVATE_RENT_HOURS = (4, 1344)
 
 
 def smsactivate_rent_price(service: str, iso: str, hours: int) -> Decimal:
-    four_hours = SERVICE_BY_SLUG[service].base_price * COUNTRY_BY_ISO[iso].price_factor * 2.5
+    info, where = DEMO.service_by_slug[service], DEMO.country_by_iso[iso]
+    four_hours = info.base_price * where.price_factor * 2.5
     hourly = four_hours / 4
     discount = 1.0 if hours <= 24 else 0.6 if hours <= 168 else 0.35
     return _usd(max(four_hours, hourly * hours * discount))
@@ -562,3 +694,484 @@ def smsactivate_rent_price(service: str, iso: str, hours: int) -> Decimal:
 
 def smsactivate_rent_stock(service: str, iso: str) -> int:
     return 5 + _hash("rent", service, iso) % 60
+
+
+# --- the live-size world -------------------------------------------------------------
+# Countries a real provider lists beyond the demo's: ISO, name as SMSPool spells
+# it, calling code, national number length, SMSPool region, price factor.
+_LIVE_COUNTRIES = """
+BE|Belgium|32|9|Europe|1.2
+CH|Switzerland|41|9|Europe|1.6
+DK|Denmark|45|8|Europe|1.4
+NO|Norway|47|8|Europe|1.5
+BG|Bulgaria|359|9|Europe|0.7
+HU|Hungary|36|9|Europe|0.8
+HR|Croatia|385|9|Europe|0.8
+RS|Serbia|381|9|Europe|0.6
+SK|Slovakia|421|9|Europe|0.8
+SI|Slovenia|386|8|Europe|0.9
+CY|Cyprus|357|8|Europe|1.0
+BY|Belarus|375|9|Europe|0.5
+MD|Moldova|373|8|Europe|0.5
+GE|Georgia|995|9|Asia|0.5
+AM|Armenia|374|8|Asia|0.5
+AZ|Azerbaijan|994|9|Asia|0.5
+BA|Bosnia and Herzegovina|387|8|Europe|0.6
+MK|North Macedonia|389|8|Europe|0.6
+AL|Albania|355|9|Europe|0.6
+ME|Montenegro|382|8|Europe|0.6
+LU|Luxembourg|352|9|Europe|1.4
+MT|Malta|356|8|Europe|1.1
+IS|Iceland|354|7|Europe|1.5
+CN|China|86|11|Asia|1.3
+JP|Japan|81|10|Asia|1.6
+KR|South Korea|82|10|Asia|1.4
+TW|Taiwan|886|9|Asia|1.2
+MO|Macau|853|8|Asia|1.1
+MN|Mongolia|976|8|Asia|0.5
+LK|Sri Lanka|94|9|Asia|0.4
+NP|Nepal|977|10|Asia|0.4
+MM|Myanmar|95|9|Asia|0.4
+LA|Laos|856|10|Asia|0.4
+UZ|Uzbekistan|998|9|Asia|0.4
+KG|Kyrgyzstan|996|9|Asia|0.4
+TJ|Tajikistan|992|9|Asia|0.4
+TM|Turkmenistan|993|8|Asia|0.5
+AF|Afghanistan|93|9|Asia|0.5
+IR|Iran|98|10|Asia|0.5
+IQ|Iraq|964|10|Asia|0.5
+SA|Saudi Arabia|966|9|Asia|1.0
+AE|United Arab Emirates|971|9|Asia|1.2
+QA|Qatar|974|8|Asia|1.1
+KW|Kuwait|965|8|Asia|1.0
+BH|Bahrain|973|8|Asia|1.0
+OM|Oman|968|8|Asia|0.9
+JO|Jordan|962|9|Asia|0.7
+LB|Lebanon|961|8|Asia|0.7
+PS|Palestine|970|9|Asia|0.6
+BN|Brunei|673|7|Asia|0.8
+MA|Morocco|212|9|Africa|0.5
+DZ|Algeria|213|9|Africa|0.5
+TN|Tunisia|216|8|Africa|0.5
+LY|Libya|218|9|Africa|0.5
+GH|Ghana|233|9|Africa|0.5
+TZ|Tanzania|255|9|Africa|0.5
+UG|Uganda|256|9|Africa|0.5
+CM|Cameroon|237|9|Africa|0.5
+CI|Ivory Coast|225|10|Africa|0.5
+SN|Senegal|221|9|Africa|0.5
+ET|Ethiopia|251|9|Africa|0.5
+ZM|Zambia|260|9|Africa|0.5
+ZW|Zimbabwe|263|9|Africa|0.5
+MZ|Mozambique|258|9|Africa|0.5
+AO|Angola|244|9|Africa|0.5
+CD|Congo (Dem. Republic)|243|9|Africa|0.5
+CG|Congo|242|9|Africa|0.5
+RW|Rwanda|250|9|Africa|0.5
+MG|Madagascar|261|9|Africa|0.5
+ML|Mali|223|8|Africa|0.5
+BF|Burkina Faso|226|8|Africa|0.5
+NE|Niger|227|8|Africa|0.5
+TD|Chad|235|8|Africa|0.5
+SD|Sudan|249|9|Africa|0.5
+BJ|Benin|229|8|Africa|0.5
+TG|Togo|228|8|Africa|0.5
+GN|Guinea|224|9|Africa|0.5
+SL|Sierra Leone|232|8|Africa|0.5
+LR|Liberia|231|8|Africa|0.5
+GA|Gabon|241|8|Africa|0.6
+BW|Botswana|267|8|Africa|0.6
+NA|Namibia|264|9|Africa|0.6
+MW|Malawi|265|9|Africa|0.5
+MU|Mauritius|230|8|Africa|0.7
+GM|Gambia|220|7|Africa|0.5
+PE|Peru|51|9|South America|0.6
+VE|Venezuela|58|10|South America|0.5
+EC|Ecuador|593|9|South America|0.6
+BO|Bolivia|591|8|South America|0.5
+PY|Paraguay|595|9|South America|0.5
+UY|Uruguay|598|8|South America|0.7
+DO|Dominican Republic|1|10|North America|0.7
+PR|Puerto Rico|1|10|North America|1.0
+GT|Guatemala|502|8|North America|0.6
+HN|Honduras|504|8|North America|0.6
+SV|El Salvador|503|8|North America|0.6
+NI|Nicaragua|505|8|North America|0.6
+CR|Costa Rica|506|8|North America|0.7
+PA|Panama|507|8|North America|0.7
+JM|Jamaica|1|10|North America|0.8
+TT|Trinidad and Tobago|1|10|North America|0.8
+HT|Haiti|509|8|North America|0.5
+NZ|New Zealand|64|9|Oceania|1.3
+PG|Papua New Guinea|675|8|Oceania|0.6
+"""
+
+# Other listings of services the demo already sells (and one the canonical
+# catalogue knows by an alias): name, the service it is. Aliases, case and
+# punctuation variants, the way real price lists spell them.
+_LIVE_SAME_AS = """
+Whatsapp Business|whatsapp
+Telegram Premium|telegram
+telegram web|telegram
+Google / Gmail / Youtube|google
+Google Voice|google
+Google Pay|google
+YouTube|google
+Gmail|google
+Facebook Messenger|facebook
+Meta / Facebook|facebook
+Instagram + Threads|instagram
+Threads|instagram
+X (Twitter)|twitter
+Twitter/X|twitter
+TikTok/Douyin|tiktok
+Tik Tok Lite|tiktok
+Discord Nitro|discord
+Amazon / AWS|amazon
+Amazon Pay|amazon
+Apple ID / iCloud|apple
+Apple Pay|apple
+Microsoft / Outlook / Hotmail|microsoft
+Microsoft Teams|microsoft
+Bing|microsoft
+PayPal + Ebay|paypal
+Paypal Business|paypal
+Uber Eats|uber
+LinkedIn Jobs|linkedin
+Viber Out|viber
+WeChat Pay|wechat
+We Chat Lite|wechat
+LINE Messenger|line
+Signal Private Messenger|signal
+Tinder Gold|tinder
+Bumble BFF|bumble
+Yahoo Mail|yahoo
+OpenAI / ChatGPT|openai
+ChatGPT|openai
+Claude AI|claude
+Anthropic|claude
+Steam Community|steam
+Binance US|binance
+Coinbase Wallet|coinbase
+OKX Wallet|okx
+KuCoin Pay|kucoin
+Bybit Card|bybit
+Shopee PH|shopee
+Shopee ID|shopee
+Lazada PH|lazada
+OLX Group|olx
+VKontakte|vk
+Airbnb Host|airbnb
+Grab Driver|grab
+Fiverr Business|fiverr
+Spotify Premium|spotify
+KakaoTalk / Kakao|kakaotalk
+Naver Pay|naver
+Hinge Dating|hinge
+Alibaba / 1688|alibaba
+1688.com|alibaba
+AliExpress|alibaba
+LYFT|lyft
+Doordash|doordash
+twitch|twitch
+Reddit|reddit
+Yandex.Go|yandex
+Mail.Ru Group|mailru
+REVOLUT|revolut
+Wise (TransferWise)|wise
+Cash-App|cashapp
+venmo|venmo
+Match.com|match
+Nike / SNKRS|nike
+ZOHO|zoho
+Proton Mail|proton
+TrueCaller|truecaller
+foodpanda|foodpanda
+Deliveroo|deliveroo
+DBS PayLah!|dbs
+Skype|skype
+IMO Messenger|imo
+Any Other|other
+Uber Direct|uber
+Olx.ua|olx
+"""
+
+# The long tail: services real price lists carry that no canonical catalogue
+# maps (banks, shops, games, wallets, dating), as they spell them.
+_LIVE_LONG_TAIL = """
+1xBet|22Bet|888casino|99acres|Abbott|ABSA Bank|Adidas|AdvCash|Agoda|Airtel Thanks|AirAsia
+Akulaku|Alfagift|Allegro|Alza|AOL|Archive.org|Arlo|ASOS|AstroPay|Auchan|Avito|Axis Bank
+Baidu|Badoo|Bancolombia|Bank of America|Banxa|Bazos|Beeline|Betfair|Bet365|Betway|BIGO LIVE
+Bilibili|Bitfinex|Bitget|Bitpanda|Bitso|Bitstamp|BlaBlaCar|Blizzard|Blued|Bolt|Booking.com
+Boomplay|Brex|Bukalapak|Burger King|Careem|Carousell|Chime|Chipotle|Citibank|Clubhouse
+Craigslist|Crypto.com|DANA|Daraz|DeepSeek|Deezer|Delivery Club|DiDi|DingTalk|Domino's Pizza
+Douban|Dropbox|Eneba|Etsy|Evernote|FACEIT|FanDuel|Feeld|Flipkart|Foodora|Free Fire
+Freelancer|FunPay|Gemini|Getir|Gett|GitHub|Glovo|GoDaddy|Gopuff|Grindr|Happn|Hepsiburada
+HeyTap|Hily|iHerb|Indeed|inDrive|Instacart|Jack'd|JD.com|Jiayuan|Jumia|Kaspi.kz|Klarna
+Kleinanzeigen|Kotak|Kwai|Lalamove|LastPass|Likee|Lime|LiveScore|Lotte ON|Magnit|Mamba
+Mercado Libre|MercadoPago|MeWe|Miravia|miHoYo|Mobile Legends|MoMo|Monese|MoneyGram
+MoneyLion|Monzo|MTS|N26|Nequi|Nextdoor|noon|Nubank|OkCupid|Ola|OnlyFans|OpenSea
+Oracle Cloud|Ozon|Paddy Power|Paxful|Payeer|Paysafecard|Paytm|PayMaya|Perfect Money
+Pinduoduo|Pinterest|Plenty of Fish|PokerStars|Poshmark|Postmates|QIWI|Quora|Rakuten
+Rambler|Razer|Rappi|Roblox|Samsung|Santander|Seznam|SHEIN|Shopify|Skrill|Sky Betting
+Slack|Snapdeal|SoFi|PlayStation Network|Sportsbet|Stripe|Subito|Swiggy|Taobao|Tango
+Tencent QQ|Ticketmaster|Tinkoff|Tiki|Todoist|Trendyol|TrueMoney|Twilio|Ubisoft|Upwork
+Vinted|Vivid Money|VkusVill|Walmart|Webull|Weibo|Wildberries|Wolt|Xiaomi|Xianyu|YooMoney
+Yubo|Zomato|Zoom|Zepto|Zilch|GCash|Maya|OVO|LinkAja|Touch 'n Go|Boost|ZaloPay|KBank
+SCB Easy|Krungthai NEXT|TrueID|Meesho|PhonePe|BharatPe|CRED|Dream11|MPL|Ajio|Myntra|Nykaa
+BigBasket|Blinkit|Ixigo|MakeMyTrip|Cleartrip|Redbus|Practo|Lenskart|JioMart|Hotstar
+Zee5|SonyLIV|Sharechat|Moj|Josh|Chingari|Roposo|Truebill|Dave|Brigit|Earnin|Albert
+Varo|Current|Step|Greenlight|Acorns|Stash|Robinhood|eToro|Plus500|IG Markets|Trading 212
+Freetrade|Degiro|Bux|Scalable Capital|Trade Republic|Bunq|Lydia|Qonto|Shine|Nickel
+Boursorama|Fortuneo|Hello bank!|Orange Bank|Ma French Bank|Lunar|Vipps|MobilePay|Swish
+Klarna Card|Zopa|Starling|Chase UK|Kroo|Curve|Tide|Anna Money|Coconut|Emma|Plum|Chip
+Moneybox|Nutmeg|Wealthify|Marcus|Ally|Discover|Capital One|Wells Fargo|U.S. Bank|PNC
+Truist|TD Bank|Citizens|KeyBank|Regions|Huntington|Fifth Third|M&T Bank|Navy Federal
+USAA|Schwab|Fidelity|Vanguard|E*TRADE|Merrill|Public.com|Cash Plus|Zelle|Payoneer
+WorldRemit|Remitly|Xoom|Western Union|Azimo|Sendwave|TapTap Send|Taptap|Paga|OPay
+PalmPay|Kuda|Moniepoint|Carbon|FairMoney|Chipper Cash|M-Pesa|Airtel Money|MTN MoMo
+Vodacom|Safaricom|Equity Bank|KCB|Absa|Capitec|FNB|Nedbank|Standard Bank|TymeBank
+Discovery Bank|Takealot|Checkers Sixty60|Mr D Food|Bolt Food|Jahez
+HungerStation|Talabat|Noon Food|Careem Pay|STC Pay|Tabby|Tamara|Barq|Urpay|Mada
+Anghami|Yalla|Ludo Club|Jawaker|Tiki Taka|Souq|Namshi|Ounass|Sivvi|Dubizzle|Bayut
+Property Finder|Haraj|OpenSooq|Kijiji|Wallapop|Leboncoin|Milanuncios|Marktplaats
+2dehands|Finn.no|Blocket|Tori.fi|Dba.dk|Jofogas|Bazar.bg|Njuskalo|KupujemProdajem
+Prom.ua|Rozetka|Monobank|PrivatBank|Nova Poshta|Diia|Kyivstar|Lifecell
+Sber|VTB|Alfa-Bank|Gazprombank|Raiffeisen|Otkritie|Sovcombank|Tele2|MegaFon|Yota
+Kazanexpress|Lamoda|Dodo Pizza|Samokat|Kuper|SberMarket|Citymobil|Drivee|Maxim Taxi
+Uklon|Bolt Drive|Hiyacar|Getaround|Turo|Zipcar|ShareNow|Free2Move|Cabify|Beat
+Easy Taxi|99 Taxi|Picpay|Mercado Envios|iFood|Loggi|Magalu|Americanas|Casas Bahia
+Netshoes|Dafiti|Kwai Brasil|Inter|C6 Bank|Neon|PagBank|Banco Pan|Next|Original
+Bradesco|Itau|Caixa|Banco do Brasil|Sicredi|Sicoob|Ualá|Brubank|Naranja X|Lemon Cash
+Belo|Buenbit|Ripio|Bitpreço|Foxbit|NovaDAX|Mercado Bitcoin|Coinext|Bitvavo|Bitonic
+Kraken|Gemini Earn|Bitrue|Gate.io|MEXC|HTX|Huobi|Bitmart|LBank|Phemex|BingX|Bitunix
+CoinEx|Pionex|Poloniex|ProBit|WhiteBIT|EXMO|Garantex|Bitkub|Indodax|Tokocrypto
+Pintu|Coins.ph|PDAX|Upbit|Bithumb|Korbit|Coinone|bitFlyer|Coincheck|Zaif|BitoPro
+MAX Exchange|WazirX|CoinDCX|ZebPay|CoinSwitch|Mudrex|Bitbns|Luno|Quidax|Yellow Card
+Paxos|Uphold|Nexo|Celsius|BlockFi|YouHodler|Wirex|Crypto Pay|Trust Wallet|MetaMask
+Phantom|Exodus|Ledger Live|Trezor Suite|Zengo|Argent|Rainbow|Coin98|SafePal|TokenPocket
+"""
+
+# SMS-Activate's own codes for the services above that the demo does not sell.
+_LIVE_SMSACTIVATE_CODES = {
+    "alibaba": "ab", "lyft": "tu", "doordash": "ac", "twitch": "hb", "mailru": "ma",
+    "revolut": "ij", "cashapp": "it", "venmo": "yy", "nike": "ew", "truecaller": "tl",
+    "foodpanda": "nz", "deliveroo": "zk", "imo": "im", "other": "ot",
+}  # fmt: skip
+
+LIVE_SERVICE_COUNT = 1400
+LIVE_SEED = 20260101
+# Made-up brands fill the list up to LIVE_SERVICE_COUNT, spelled every way
+# real lists spell brands: "Velora", "Velora Pay", "VeloraPay", "velora.io",
+# "VELORA", "Velora (PH)", "7Velora", "Velora & Kix".
+_SYLLABLES = [
+    "ka", "ri", "zo", "ne", "lu", "ta", "vi", "mo", "ra", "sen", "dor", "bel", "fin", "tro",
+    "qua", "zen", "lix", "nor", "pax", "vel", "cor", "dex", "su", "ko", "te", "ba", "lo", "fy",
+    "dri", "mar", "gal", "pin", "vor", "tas", "hel", "ro", "zu", "pe", "sa", "no", "ki", "ga",
+]  # fmt: skip
+_SUFFIXES = [
+    "Pay", "Bank", "Bet", "Cash", "Shop", "Mall", "Games", "Mart", "Chat", "Live", "Ride",
+    "Food", "Taxi", "Wallet", "Trade", "Coin", "Swap", "Express", "Plus", "Pro", "Lite", "Hub",
+    "Club", "Date", "Connect", "Mobile", "Finance", "Loans", "Store", "Market", "Travel",
+    "Delivery", "Casino", "Sport",
+]  # fmt: skip
+_REGIONS = ["PH", "ID", "MY", "VN", "TH", "BR", "MX", "NG", "KE", "IN", "PK", "BD", "EG", "TR",
+            "PL", "RO", "UA", "KZ"]  # fmt: skip
+_TLDS = ("com", "io", "app", "net", "co")
+
+
+def _rows(text: str) -> list[list[str]]:
+    return [line.split("|") for line in text.strip().splitlines()]
+
+
+def _slugify(name: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "service"
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    taken.add(slug)
+    return slug
+
+
+def _free_ids(used: set[int], start: int = 1) -> Iterator[int]:
+    """Ids from `start` up that `used` does not hold, in order."""
+    n = start
+    while True:
+        if n not in used:
+            yield n
+        n += 1
+
+
+def _sa_codes(used: set[str]) -> Iterator[str]:
+    """Three-letter SMS-Activate codes ("baa", "bab", ...) that `used` does not hold."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for a in "bcfgpqsvxz":
+        for b in letters:
+            for c in letters:
+                if a + b + c not in used:
+                    yield a + b + c
+
+
+def _live_countries() -> list[CountryInfo]:
+    spool = _free_ids({c.smspool_id for c in DEMO_COUNTRIES if c.smspool_id is not None})
+    used_sa = {c.smsactivate_id for c in DEMO_COUNTRIES if c.smsactivate_id is not None}
+    sa = _free_ids(used_sa | {12}, start=0)  # 12 is SMS-Activate's "USA (virtual)"
+    extra = [
+        CountryInfo(
+            iso,
+            name,
+            dial,
+            int(length),
+            region,
+            float(factor),
+            next(spool),
+            None,  # NumPool lists only its published countries
+            next(sa),
+            numpool_name=name,
+            emoji=_flag(iso),
+        )
+        for iso, name, dial, length, region, factor in _rows(_LIVE_COUNTRIES)
+    ]
+    return [*DEMO_COUNTRIES, *extra]
+
+
+def _made_up_names(rng: random.Random) -> Iterator[str]:
+    """An endless, seeded stream of brand-like names in varied spellings."""
+    while True:
+        word = "".join(rng.choice(_SYLLABLES) for _ in range(rng.choice((2, 2, 3))))
+        other = "".join(rng.choice(_SYLLABLES) for _ in range(2)).title()
+        if len(word) < 4:
+            continue
+        title, suffix = word.title(), rng.choice(_SUFFIXES)
+        yield rng.choice(
+            (
+                title,
+                f"{title} {suffix}",
+                f"{title}{suffix}",
+                f"{word}.{rng.choice(_TLDS)}",
+                f"{title} ({rng.choice(_REGIONS)})",
+                f"{title} & {other}",
+                f"{title}-{suffix}",
+                word.upper(),
+                f"{rng.randrange(2, 10)}{title}",
+                f"{title} {suffix} {rng.choice(_REGIONS)}",
+            )
+        )
+
+
+def _live_names(rng: random.Random) -> list[tuple[str, str]]:
+    """(name, same_as) for every service beyond the demo's, LIVE_SERVICE_COUNT in all."""
+    names = [(name, same_as) for name, same_as in _rows(_LIVE_SAME_AS)]
+    long_tail = "|".join(_LIVE_LONG_TAIL.strip().splitlines()).split("|")
+    names += [(name.strip(), "") for name in long_tail]
+    seen = {s.name.lower() for s in DEMO_SERVICES} | {n.lower() for n, _ in names}
+    heads = {re.split(r"[^a-z0-9]+", n.lower())[0] for n in seen}
+    made_up = _made_up_names(rng)
+    while len(DEMO_SERVICES) + len(names) < LIVE_SERVICE_COUNT:
+        name = next(made_up)
+        head = re.split(r"[^a-z0-9]+", name.lower().lstrip("0123456789"))[0]
+        if name.lower() not in seen and head not in heads:
+            seen.add(name.lower())
+            heads.add(head)  # one listing per made-up brand
+            names.append((name, ""))
+    return names
+
+
+def _live_services(rng: random.Random) -> list[ServiceInfo]:
+    taken = {s.slug for s in DEMO_SERVICES}
+    spool = _free_ids({s.smspool_id for s in DEMO_SERVICES if s.smspool_id is not None})
+    sa_codes = _sa_codes({s.smsactivate_code for s in DEMO_SERVICES if s.smsactivate_code})
+    platform = _free_ids({s.smscode_platform_id for s in DEMO_SERVICES if s.smscode_platform_id})
+    extra = []
+    for i, (name, same_as) in enumerate(_live_names(rng)):
+        # The first listing of a service the demo lacks is that service itself.
+        own = same_as and same_as not in taken
+        slug = same_as if own else _slugify(name, taken)
+        taken.add(slug)
+        extra.append(
+            ServiceInfo(
+                slug,
+                name,
+                round(rng.uniform(0.05, 0.8), 2),
+                next(spool),
+                None,  # NumPool sells only its published list
+                _LIVE_SMSACTIVATE_CODES.get(slug) if own else next(sa_codes),
+                # SMSCode lists fewer platforms; ids stay under 100 because its
+                # product ids are built from them.
+                next(platform) if i < 52 else None,
+                same_as="" if own else same_as,
+            )
+        )
+    return [*DEMO_SERVICES, *extra]
+
+
+def _reach(rng: random.Random, world: Catalogue) -> tuple[dict[str, float], dict[str, float]]:
+    """How widely each service and country is offered: popular ones almost everywhere."""
+    demo_services = {s.slug for s in DEMO_SERVICES}
+    services = {
+        s.slug: 0.9 if s.slug in demo_services or s.same_as else 0.13 + 0.72 * rng.random() ** 1.5
+        for s in world.services
+    }
+    demo_countries = {c.iso for c in DEMO_COUNTRIES}
+    countries = {
+        c.iso: 1.0 if c.iso in demo_countries else 0.45 + 0.5 * rng.random()
+        for c in world.countries
+    }
+    return services, countries
+
+
+@cache
+def _cents(n: int) -> Decimal:
+    # 150,000 prices hold a few hundred distinct values: share the Decimals.
+    return Decimal(max(n, 5)).scaleb(-2)
+
+
+def _live_offer(
+    protocol: str, service: ServiceInfo, country: CountryInfo, rng: random.Random, core: bool
+) -> Offer:
+    usd = service.base_price * country.price_factor * PROVIDER_FACTOR[protocol]
+    usd *= 0.8 + 0.45 * rng.random()
+    roll = rng.random()
+    stock = 0 if roll < 0.04 and not core else int(15 + roll**2 * 8000)
+    rate = 55 + rng.randrange(45)
+    if protocol == "smspool":
+        count, start = 1 + rng.randrange(3), rng.randrange(len(POOLS))
+        pools = []
+        for i in range(count):
+            pid, _name, factor, pool_rate = POOLS[(start + i * 2) % len(POOLS)]
+            pool_stock = stock if i == 0 else int(stock * rng.random())
+            pools.append((pid, _cents(int(usd * factor * 100 + 0.5)), pool_stock, pool_rate))
+        pools.sort(key=lambda r: (r[1], r[0]))
+        return Offer(protocol, service.slug, country.iso, pools[0][1], stock, rate, tuple(pools))
+    price = _cents(int(usd * 100 + 0.5))
+    if protocol == "smscode":
+        idr = idr_from_usd(price)
+        tiers = _smscode_tiers(service, country, idr, stock)
+        return Offer(protocol, service.slug, country.iso, Decimal(idr), stock, rate, tiers=tiers)
+    return Offer(protocol, service.slug, country.iso, price, stock, rate)
+
+
+def _live_offers(world: Catalogue, protocol: str) -> dict[tuple[str, str], Offer]:
+    """About 75,000 offers per provider (SMSPool: about 150,000 pool prices), seeded."""
+    rng = random.Random(f"{LIVE_SEED}:{protocol}")
+    service_reach, country_reach = _reach(random.Random(LIVE_SEED), world)
+    countries = [c for c in world.countries if provider_has_country(protocol, c)]
+    table = {}
+    for service in world.services:
+        if not provider_has_service(protocol, service):
+            continue
+        reach = service_reach[service.slug]
+        for country in countries:
+            core = service.slug in CORE_SERVICES and country.iso in CORE_COUNTRIES
+            if core or rng.random() < reach * country_reach[country.iso]:
+                table[(service.slug, country.iso)] = _live_offer(
+                    protocol, service, country, rng, core
+                )
+    return table
+
+
+@cache
+def live_catalogue() -> Catalogue:
+    """The live-size world, built once per process (its offers on first use)."""
+    rng = random.Random(LIVE_SEED)
+    return Catalogue("live", _live_countries(), _live_services(rng), _live_offers)
