@@ -268,18 +268,20 @@ class SyncResult:
 def catalog_sync(*, account: ProviderAccount) -> SyncResult:
     """Fetch the account's catalog upstream and store it with canonical mappings.
 
-    Raises ProviderError when the provider cannot be read; the stored catalog
-    is then left as it was.
+    Raises ProviderError when the provider cannot be read. Nothing is
+    deleted then, and nothing is written when the failure comes before the
+    quotes (a client that streams its quotes may fail half way through them:
+    the rows written so far are valid, and the next sync completes them).
     """
     ensure_canonical()
     try:
         # A catalog spans many requests (NumPool: one per service at 60/min):
         # wait for the budget instead of failing half way.
         catalog = account.client(max_wait=CATALOG_MAX_WAIT).fetch_catalog()
+        result = store_catalog(account, catalog)
     except ProviderError as exc:
         account.record_error(exc)
         raise
-    result = store_catalog(account, catalog)
     del catalog  # 150,000 quotes at a live provider: gone before the rental offers
     result.rental_offers = _sync_rental_offers(account)
     account.record_ok()
@@ -558,31 +560,48 @@ FOUR_PLACES = Decimal("0.0001")  # CatalogPrice.price's decimal places
 TWO_PLACES = Decimal("0.01")  # CatalogPrice.success_rate's
 
 
+def _number(value) -> str:
+    # The database hands a price back as a float (SQLite) or a Decimal
+    # (PostgreSQL); converting each stored row to a quantized Decimal was most
+    # of a re-sync. Floats tell apart any two prices of up to 15 significant
+    # digits, and prices are written already quantized, so equal means equal.
+    return "" if value is None else repr(float(value))
+
+
 def _price_state(price, currency: str, stock, success_rate) -> str:
-    """A stored or upstream price's comparable form: equal strings, nothing to write."""
-    rate = "" if success_rate is None else success_rate.quantize(TWO_PLACES)
+    """A price row's comparable form (price quantized as stored): equal, nothing to write."""
     stock = "" if stock is None else stock
-    return f"{price.quantize(FOUR_PLACES)}|{currency}|{stock}|{rate}"
+    return f"{_number(price)}|{currency}|{stock}|{_number(success_rate)}"
 
 
 def _price_key(service_pk: int, country_pk: int, pool: str, product_id: str, operator: str) -> str:
     return f"{service_pk}|{country_pk}|{pool}|{product_id}|{operator}"
 
 
+INDEX_COLUMNS = [
+    "id", "service_id", "country_id", "pool", "product_id", "operator",
+    "price", "currency", "stock", "success_rate",
+]  # fmt: skip
+
+
 def stored_price_index(account: ProviderAccount) -> dict[str, str | None]:
     """The account's stored prices as {key: "pk|state"}: two short strings a row.
 
     150,000 rows take about 30 MB this way, against several times that as
-    model instances, and are read in chunks rather than all at once.
+    model instances, and are read in chunks of plain values (no ORM
+    conversion per row) rather than all at once.
     """
-    rows = CatalogPrice.objects.filter(account=account).values_list(
-        "pk", "service_id", "country_id", "pool", "product_id", "operator",
-        "price", "currency", "stock", "success_rate",
-    )  # fmt: skip
-    return {
-        _price_key(s, c, pool, product, op): f"{pk}|{_price_state(price, cur, stock, rate)}"
-        for pk, s, c, pool, product, op, price, cur, stock, rate in rows.iterator(chunk_size=5000)
-    }
+    ops, meta = connection.ops, CatalogPrice._meta
+    names = ", ".join(ops.quote_name(meta.get_field(c).column) for c in INDEX_COLUMNS)
+    table, account_column = ops.quote_name(meta.db_table), ops.quote_name("account_id")
+    index: dict[str, str | None] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {names} FROM {table} WHERE {account_column} = %s", [account.pk])  # noqa: S608
+        while rows := cursor.fetchmany(5000):
+            for pk, s, c, pool, product, op, price, currency, stock, rate in rows:
+                state = _price_state(price, currency, stock, rate)
+                index[_price_key(s, c, pool, product, op)] = f"{pk}|{state}"
+    return index
 
 
 INSERT_COLUMNS = [
@@ -619,13 +638,12 @@ class PriceDiff:
             return  # a repeat within this catalog
         self.index[key] = None
         self.count += 1
-        state = _price_state(quote.price, quote.currency, quote.stock, quote.success_rate)
-        pk, _, stored_state = stored.partition("|")
-        if stored and stored_state == state:
-            self.writer.result.unchanged += 1
-            return
         rate = None if quote.success_rate is None else quote.success_rate.quantize(TWO_PLACES)
         values = (quote.price.quantize(FOUR_PLACES), quote.currency, quote.stock, rate)
+        pk, _, stored_state = stored.partition("|")
+        if stored and stored_state == _price_state(*values):
+            self.writer.result.unchanged += 1
+            return
         if pk:
             self.changed.append((*values, self.updated, int(pk)))
         else:

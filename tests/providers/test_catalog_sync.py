@@ -212,21 +212,45 @@ def test_the_price_index_is_compact_and_matches_what_quotes_compare_to(account):
     pk, _, state = value.partition("|")
     row = CatalogPrice.objects.get(pk=int(pk))
     assert state == services._price_state(row.price, row.currency, row.stock, row.success_rate)
+    assert state.startswith(repr(float(row.price)))
 
 
 @pytest.mark.parametrize(
     ("stored", "upstream", "same"),
     [
-        ((Decimal("0.5000"), "USD", 10, None), (Decimal("0.5"), "USD", 10, None), True),
-        ((Decimal("0.5000"), "USD", 10, None), (Decimal("0.50001"), "USD", 10, None), True),
-        ((Decimal("0.5000"), "USD", 10, None), (Decimal("0.5001"), "USD", 10, None), False),
-        ((Decimal("0.5000"), "USD", None, None), (Decimal("0.5"), "USD", 0, None), False),
-        ((Decimal("0.5000"), "USD", 1, Decimal("95.00")), (Decimal("0.5"), "USD", 1, None), False),
-        ((Decimal("500"), "IDR", 1, None), (Decimal("500"), "USD", 1, None), False),
+        (("0.5000", "USD", 10, None), ("0.5", "USD", 10, None), True),
+        (("0.5000", "USD", 10, None), ("0.50001", "USD", 10, None), True),  # stored as 0.5000
+        (("0.5000", "USD", 10, None), ("0.5001", "USD", 10, None), False),
+        (("0.5000", "USD", None, None), ("0.5", "USD", 0, None), False),
+        (("0.5", "USD", 1, Decimal("95.00")), ("0.5", "USD", 1, Decimal("95")), True),
+        (("0.5", "USD", 1, Decimal("95.00")), ("0.5", "USD", 1, None), False),
+        (("500", "IDR", 1, None), ("500", "USD", 1, None), False),
+        (("16250000.0000", "IDR", 1, None), ("16250000", "IDR", 1, None), True),
+        (("0.0001", "USD", 1, None), ("0.0002", "USD", 1, None), False),
     ],
 )
-def test_price_states_compare_as_the_database_stores_them(stored, upstream, same):
-    assert (services._price_state(*stored) == services._price_state(*upstream)) is same
+def test_prices_compare_as_the_database_stores_them(account, stored, upstream, same):
+    def one(price, currency, stock, rate) -> Catalog:
+        row = Quote("1", "1", Decimal(price), currency, stock=stock, pool="7", success_rate=rate)
+        return catalog(quotes=[row])
+
+    store_catalog(account, one(*stored))
+    result = store_catalog(account, one(*upstream))
+    assert (result.updated == 0) is same
+    row = account.prices.get()
+    assert row.price == Decimal(upstream[0]).quantize(Decimal("0.0001"))
+    assert row.stock == upstream[2] and row.currency == upstream[1]
+
+
+def test_every_cent_survives_the_round_trip_unchanged(account):
+    # 0.01 to 20.00: what comes back from the database compares equal to what went in.
+    quotes = [
+        quote("1", "1", f"{cents / 100:.2f}", pool=str(cents), stock=cents)
+        for cents in range(1, 2001)
+    ]
+    store_catalog(account, catalog(quotes=quotes))
+    result = store_catalog(account, catalog(quotes=quotes))
+    assert (result.inserted, result.updated, result.deleted) == (0, 0, 0)
 
 
 def test_country_rows_update_only_what_changed(account):
@@ -236,3 +260,20 @@ def test_country_rows_update_only_what_changed(account):
     assert len(writes) == 1 and "providers_catalogcountry" in writes[0]
     row = CatalogCountry.objects.get(upstream_id="1")
     assert row.name == "USA" and row.country.iso == "US"
+
+
+def test_a_quote_stream_that_fails_half_way_deletes_nothing(account, small_chunks):
+    from providers.errors import UpstreamUnavailable
+
+    store_catalog(account, catalog())
+    synced = type(account).objects.get(pk=account.pk).catalog_synced_at
+
+    def broken():
+        yield quote("1", "1", "0.99", "7")
+        raise UpstreamUnavailable("The answer stopped half way.")
+
+    with pytest.raises(UpstreamUnavailable):
+        store_catalog(account, catalog(quotes=broken(), services_=[Service("1", "WhatsApp")]))
+    assert account.prices.count() == 4  # nothing vanished on a partial read
+    assert account.catalog_services.count() == 3
+    assert type(account).objects.get(pk=account.pk).catalog_synced_at == synced
