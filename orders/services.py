@@ -19,7 +19,14 @@ from django.utils import timezone
 import audit
 from accounts.roles import Permission
 from orders.errors import CancelLocked, OrderActionError
-from orders.models import AWAITING_CODE_STATES, PENDING_STATES, Order, OrderMessage, State
+from orders.models import (
+    ACTIVE_STATES,
+    AWAITING_CODE_STATES,
+    PENDING_STATES,
+    Order,
+    OrderMessage,
+    State,
+)
 from providers.errors import (
     AuthFailed,
     CancelTooEarly,
@@ -53,6 +60,7 @@ DEFAULT_CANCEL_LOCK = 30  # seconds, when a provider locks without saying how lo
 CANCEL_BACKOFF_BASE = 5
 CANCEL_BACKOFF_MAX = 60
 CANCEL_CLAIM = timedelta(seconds=30)  # a claimed try that died is retried after this
+EXPIRIES_PER_CYCLE = 10  # each costs a read and a cancel; the rest wait for the next cycle
 # By when a purchase call has surely ended (the transport's timeouts and retries
 # fit well inside it). A "placing" row older than this lost its process.
 PLACEMENT_DEADLINE = timedelta(seconds=90)
@@ -1073,41 +1081,55 @@ def process_cancel_requests(account: ProviderAccount, now=None) -> int:
 
 
 def process_expired(account: ProviderAccount, now=None) -> int:
-    """Cancel orders that reached their expiry without a code; replace them if asked."""
+    """Close open orders that reached their expiry (by what the provider says about
+    each: used, or refunded); return how many were closed."""
     now = now or timezone.now()
-    due = Order.objects.filter(account=account, state__in=AWAITING_CODE_STATES, expires_at__lte=now)
+    due = Order.objects.filter(account=account, state__in=ACTIVE_STATES, expires_at__lte=now)
     count = 0
-    for order in due:
+    for order in due.order_by("expires_at")[:EXPIRIES_PER_CYCLE]:
         if expire_order(order, now=now):
             count += 1
     return count
 
 
 def expire_order(order: Order, *, now=None) -> bool:
-    """Close one expired order (refund booked once) and place its replacement if asked."""
+    """Close one order whose time is up, by what the provider says about it; True when
+    it is closed now.
+
+    The provider's word decides: an order may have got its code upstream while
+    nobody was looking (the poller was down), and then it is used, not refunded.
+    Closed upstream, its final state applies; still open and without a code, it
+    is cancelled and refunded. When the provider cannot be asked, nothing is
+    assumed: the next cycle asks again. Refunds are booked once whoever books them.
+    """
     now = now or timezone.now()
-    # Claim: exactly one process moves the order out of the waiting states.
-    claimed = Order.objects.filter(
-        pk=order.pk, state__in=AWAITING_CODE_STATES, expires_at__lte=now
-    ).update(state=State.EXPIRED, finished_at=now)
-    if not claimed:
-        return False
-    order.refresh_from_db()
-    refund = order.cost
+    client = _client(order)
     try:
-        result = _client(order).cancel(order.upstream_id)
-        refund = result.refunded if result.refunded is not None else refund
+        current = apply_state(order, client.get_order(order.upstream_id), now=now)
+    except NotFound:
+        return _vanished(order).is_final
     except ProviderError as exc:
-        # Expired upstream already (auto-refunded) or unreachable: the
-        # provider refunds unused numbers itself, so the refund stands.
+        log.info("reading %s at expiry: %s", order.code, exc.message)
+        return False
+    if current.is_final:
+        return True
+    if not current.awaits_code:
+        # Its code came while nobody looked: a used number whose time is up is done.
+        finish_order(current, State.COMPLETED, actor=None, action="order.completed")
+        return True
+    try:
+        result = client.cancel(current.upstream_id)
+    except NotFound:
+        return _vanished(current).is_final
+    except ProviderError as exc:
         log.info("cancel at expiry of %s: %s", order.code, exc.message)
-    _book_expiry(order, refund)
-    replace_if_asked(order)
+        return False
+    refund = result.refunded if result.refunded is not None else current.cost
+    finished = finish_order(
+        current, State.EXPIRED, actor=None, action="order.expired", refund=refund
+    )
+    replace_if_asked(finished)
     return True
-
-
-def _book_expiry(order: Order, refund: Decimal | None) -> None:
-    ledger.book_refund(order, refund, kind=LedgerKind.REFUND, action="order.expired")
 
 
 def replace_if_asked(order: Order) -> Order | None:

@@ -551,9 +551,12 @@ def resolve_unconfirmed(account: ProviderAccount, client, now, *, listed: bool) 
     if client.supports(Capability.IDEMPOTENT_PURCHASE):
         return sum(_retry_purchase(order) for order in rows[:RETRIES_PER_CYCLE])
     settled = 0
+    settled_rows = [o for o in rows if listed and now >= _call_ended(o) + UNCONFIRMED_SETTLE]
+    if settled_rows:
+        # Absent from the open orders: it may have ended already. Look in the history.
+        settled += _attach_from_history(account, client, settled_rows, now)
     for order in rows:
-        ended = order.placement_deadline or order.created
-        if listed and now >= ended + UNCONFIRMED_SETTLE:
+        if listed and now >= _call_ended(order) + UNCONFIRMED_SETTLE:
             settled += services.mark_not_found_upstream(
                 order, "The provider has no such order: nothing was bought or charged."
             )
@@ -564,6 +567,28 @@ def resolve_unconfirmed(account: ProviderAccount, client, now, *, listed: bool) 
                 "refunds the unused number when it expires.",
             )
     return settled
+
+
+def _call_ended(order: Order):
+    return order.placement_deadline or order.created
+
+
+def _attach_from_history(account, client, rows: list[Order], now) -> int:
+    """Attach ended upstream orders that nobody recorded (from the provider's recent
+    orders, where it lists them) to unconfirmed purchases; return how many."""
+    since = min(o.created for o in rows) - timedelta(minutes=1)
+    try:
+        recent = client.recent_orders(since)
+    except Unsupported:
+        return 0
+    ids = {s.order_id for s in recent}
+    strays = [s for s in recent if s.order_id in ids - _known_upstream_ids(account, ids)]
+    attached = 0
+    for state in reversed(strays):  # oldest first, as the rows
+        row = _pending_match(account, state, now)
+        if row is not None and row.state == State.UNCONFIRMED:
+            attached += _attach(row, state, now)
+    return attached
 
 
 def _lifetime(account) -> timedelta:

@@ -142,6 +142,11 @@ class ProviderClient:
         """Every open activation with its code, in one request (BULK_ACTIVE)."""
         self._unsupported("listing active orders in one request")
 
+    def recent_orders(self, since: datetime) -> list[OrderState]:
+        """Orders placed since `since`, ended ones included, newest first (a history or
+        order list). Raises Unsupported where the provider has none."""
+        self._unsupported("listing recent orders")
+
     def cancel(self, order_id: str) -> CancelResult:
         raise NotImplementedError
 

@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
@@ -265,6 +266,11 @@ class NumPoolClient(ProviderClient):
             lambda body: [self._parse_order(item) for item in items_of(body, "orders")],
             params={"limit": limit, "offset": offset},
         )
+
+    def recent_orders(self, since: datetime) -> list[OrderState]:
+        """The newest orders, ended ones included; NumPool's list carries no times, so
+        `since` only bounds how many are read."""
+        return self.list_orders(limit=ACTIVE_SCAN_LIMIT)
 
     def list_active_orders(self) -> list[OrderState]:
         """Return the open orders among the newest ACTIVE_SCAN_LIMIT, in one request.

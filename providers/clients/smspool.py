@@ -172,6 +172,8 @@ MESSAGE_ERRORS: tuple[tuple[re.Pattern[str], type[ProviderError]], ...] = (
 
 # The cancel lock has been seen to last over two minutes; ten seconds is a
 # polite first retry, the caller backs off from there.
+# Orders of the history's first page read when settling an unknown purchase.
+RECENT_ORDERS = 100
 CANCEL_RETRY_AFTER = 10.0
 # The limit is per second (32/s), so a plain 429 clears within a second; too
 # many *failed* requests ban the account for a minute, and that answer says so.
@@ -607,6 +609,11 @@ class SmsPoolClient(ProviderClient):
             {"start": start, "length": length, "search": search},
             parse=lambda body: [record(row) for row in rows(body, "order history")],
         )
+
+    def recent_orders(self, since: datetime) -> list[OrderState]:
+        """Orders placed since `since`, ended ones included (the history's first page)."""
+        records = self.history(length=RECENT_ORDERS)
+        return [r.order for r in records if r.ordered_at is None or r.ordered_at >= since]
 
     def cancel(self, order_id: str) -> CancelResult:
         """Cancel and refund an order.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
@@ -394,3 +395,42 @@ class ForeignNotFoundTestCase(SandboxTestCase):
         order.refresh_from_db()
         self.assertEqual(order.state, State.WAITING)
         self.assertFalse(LedgerEntry.objects.filter(kind="refund").exists())
+
+
+class WhileNobodyLookedTestCase(SandboxTestCase):
+    """The poller was down (a crash, an outage) while orders moved on upstream."""
+
+    def test_an_order_that_got_its_code_upstream_is_not_refunded_at_expiry(self):
+        for kind in ("smspool", "numpool", "smscode", "smsactivate"):
+            with self.subTest(kind=kind):
+                account = self.account(kind)
+                self.place(offer=self.offer_key(account))
+                order = Order.objects.get(account=account)
+                self.deliver(order, text="Your code is 771234")
+                self.advance(1300)  # past its lifetime upstream: used, closed
+                services.process_expired(account, now=order.expires_at + timedelta(seconds=1))
+                order.refresh_from_db()
+                self.assertEqual(order.state, State.COMPLETED)
+                self.assertEqual(order.last_code, "771234")
+                self.assertFalse(LedgerEntry.objects.filter(order=order, kind="refund"))
+                self.assertEqual(ledger_total(account), sandbox_spent(self.sandbox, account))
+
+    def test_an_unconfirmed_purchase_that_ended_before_anyone_looked_is_found_in_history(self):
+        for kind in ("smspool", "numpool"):
+            with self.subTest(kind=kind):
+                account = self.account(kind)
+                fail_purchase(self.sandbox, account, "drop_after")
+                self.place(offer=self.offer_key(account))
+                order = Order.objects.get(account=account)
+                self.assertEqual(order.state, State.UNCONFIRMED)
+                self.advance(1300)  # expired unused upstream, and refunded there
+                self.cycle(account, later=sync.UNCONFIRMED_SETTLE.total_seconds() + 1)
+                order.refresh_from_db()
+                self.assertIn(order.state, (State.EXPIRED, State.REFUNDED, State.CANCELLED))
+                self.assertTrue(order.upstream_id)
+                self.assertEqual(order.ordered_by, self.bob)
+                kinds = sorted(
+                    LedgerEntry.objects.filter(order=order).values_list("kind", flat=True)
+                )
+                self.assertEqual(kinds, ["purchase", "refund"])
+                self.assertEqual(ledger_total(account), sandbox_spent(self.sandbox, account))

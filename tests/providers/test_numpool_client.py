@@ -601,6 +601,7 @@ METHODS = {
     "get_order": lambda c: c.get_order("a1b2c3"),
     "cancel": lambda c: c.cancel("a1b2c3"),
     "list_orders": lambda c: c.list_orders(),
+    "recent_orders": lambda c: c.recent_orders(datetime(2026, 1, 1, tzinfo=UTC)),
     "list_active_orders": lambda c: c.list_active_orders(),
     "list_rental_offers": lambda c: c.list_rental_offers(),
     "rent": lambda c: c.rent(RentalRequest(offer_id="discord", duration=7)),

@@ -2010,6 +2010,7 @@ METHODS: dict[str, Callable[[SmsPoolClient], Any]] = {
     "get_order": lambda c: c.get_order("X"),
     "list_active_orders": lambda c: c.list_active_orders(),
     "history": lambda c: c.history(),
+    "recent_orders": lambda c: c.recent_orders(datetime(2026, 1, 1, tzinfo=UTC)),
     "cancel": lambda c: c.cancel("X"),
     "cancel_all": lambda c: c.cancel_all(),
     "resend": lambda c: c.resend("X"),
