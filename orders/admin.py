@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from orders import services
 from orders.errors import CancelLocked, OrderActionError
-from orders.models import Order, OrderMessage
+from orders.models import Order, OrderMessage, State
 
 
 class OrderMessageInline(admin.TabularInline):
@@ -45,7 +45,7 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "created"
     list_select_related = ["team", "ordered_by", "account"]
     inlines = [OrderMessageInline]
-    actions = ["refresh_from_upstream", "cancel_orders"]
+    actions = ["refresh_from_upstream", "cancel_orders", "settle_as_not_bought"]
     readonly_fields = [
         "code",
         "team",
@@ -112,6 +112,17 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{order}: {exc.message}", messages.ERROR)
             else:
                 self.message_user(request, f"{order}: cancelled.")
+
+    @admin.action(description="Unconfirmed purchase: settle as not bought (checked upstream)")
+    def settle_as_not_bought(self, request, queryset):
+        settled = 0
+        for order in queryset.filter(state=State.UNCONFIRMED, upstream_id=""):
+            settled += services.mark_not_found_upstream(
+                order,
+                f"Checked on the provider's side by {request.user}: nothing was bought.",
+                category="settled_by_staff",
+            )
+        self.message_user(request, f"Settled {settled} unconfirmed purchase(s) as not bought.")
 
 
 @admin.register(OrderMessage)

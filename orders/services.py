@@ -61,6 +61,8 @@ CANCEL_BACKOFF_BASE = 5
 CANCEL_BACKOFF_MAX = 60
 CANCEL_CLAIM = timedelta(seconds=30)  # a claimed try that died is retried after this
 EXPIRIES_PER_CYCLE = 10  # each costs a read and a cancel; the rest wait for the next cycle
+# An unconfirmed purchase the provider's lists cannot settle: left for staff.
+CANNOT_CONFIRM = "cannot_confirm"
 # By when a purchase call has surely ended (the transport's timeouts and retries
 # fit well inside it). A "placing" row older than this lost its process.
 PLACEMENT_DEADLINE = timedelta(seconds=90)
@@ -512,6 +514,30 @@ def mark_not_found_upstream(
     """Close an unconfirmed purchase the provider does not have: nothing was bought or
     charged, and its reservation goes back. True when this call closed it."""
     return _mark_failed(order, message, category, actor=None)
+
+
+def mark_cannot_confirm(order: Order) -> bool:
+    """The provider cannot tell whether an unconfirmed purchase happened (it lists only
+    open orders, and this one would have ended): it stays unconfirmed, for staff to
+    check on the provider's side; never shown as failed. True when marked now."""
+    marked = (
+        Order.objects.filter(pk=order.pk, state=State.UNCONFIRMED, upstream_id="")
+        .exclude(error_category=CANNOT_CONFIRM)
+        .update(
+            error_category=CANNOT_CONFIRM,
+            error="The provider cannot confirm whether this purchase went through: check its "
+            "dashboard for a number bought at this time, then settle it in the admin.",
+        )
+    )
+    if marked:
+        audit.record(
+            team=order.team,
+            actor=None,
+            action="order.cannot_confirm",
+            target=order,
+            payload={"provider": order.account.label},
+        )
+    return bool(marked)
 
 
 def order_repurchase(order: Order) -> list[Order]:

@@ -65,6 +65,7 @@ REOPEN_WINDOW = timedelta(minutes=10)
 # Unconfirmed purchases re-sent under their idempotency key per cycle (SMSCode).
 RETRIES_PER_CYCLE = 5
 NOT_FOUND_UPSTREAM = "not_found_upstream"
+CANNOT_CONFIRM = services.CANNOT_CONFIRM
 RECEIVED_RECHECK = timedelta(seconds=15)
 ABSENT_RECHECK = timedelta(seconds=15)
 SAME_TIME = timedelta(seconds=1)  # an expiry that moved less than this is not worth a write
@@ -201,12 +202,19 @@ def run_cycle(account: ProviderAccount, now=None) -> Cycle:
 def _count_work(account: ProviderAccount, cycle: Cycle) -> None:
     orders = Order.objects.filter(account=account)
     # An unconfirmed purchase is awaited like a code: the member is waiting on it.
-    cycle.awaiting = orders.filter(state__in=(*AWAITING_CODE_STATES, State.UNCONFIRMED)).count()
+    cycle.awaiting = (
+        orders.filter(state__in=(*AWAITING_CODE_STATES, State.UNCONFIRMED))
+        .exclude(error_category=CANNOT_CONFIRM)
+        .count()
+    )
     cycle.active = orders.filter(_has_work()).count()
 
 
 def _has_work() -> Q:
-    return Q(state__in=(*ACTIVE_STATES, *PENDING_STATES)) | Q(cancel_requested=True)
+    waiting_for_staff = Q(state=State.UNCONFIRMED, error_category=CANNOT_CONFIRM)
+    return (Q(state__in=(*ACTIVE_STATES, *PENDING_STATES)) & ~waiting_for_staff) | Q(
+        cancel_requested=True
+    )
 
 
 def _sync_rentals(account, client, now) -> int:
@@ -539,33 +547,40 @@ def _catalog_names(account, state: OrderState) -> tuple[str, str]:
 def resolve_unconfirmed(account: ProviderAccount, client, now, *, listed: bool) -> int:
     """Settle the purchases whose outcome is unknown; return how many were settled.
 
-    By the cheapest sure way the provider offers: re-sending the purchase under its
+    By the surest way the provider offers: re-sending the purchase under its
     idempotency key (SMSCode answers with the order it made, or makes it now);
-    else the lists this cycle read (`listed`): still absent once the call has
-    settled, it did not happen; else, with no way to look, waiting until such an
-    order would have expired (unused activations are refunded upstream).
+    else the lists this cycle read (`listed`) and the provider's recent orders:
+    absent from both once the call has settled, it did not happen. Absence from
+    a list of open orders alone proves nothing once such an order would have
+    ended (the poller was down that long): then, and where a host offers no list
+    at all, the purchase is marked as one the provider cannot confirm, for staff
+    to check, never as failed.
     """
-    rows = list(Order.objects.filter(account=account, state=State.UNCONFIRMED, upstream_id=""))
+    rows = list(
+        Order.objects.filter(account=account, state=State.UNCONFIRMED, upstream_id="").exclude(
+            error_category=CANNOT_CONFIRM
+        )
+    )
     if not rows:
         return 0
     if client.supports(Capability.IDEMPOTENT_PURCHASE):
         return sum(_retry_purchase(order) for order in rows[:RETRIES_PER_CYCLE])
-    settled = 0
-    settled_rows = [o for o in rows if listed and now >= _call_ended(o) + UNCONFIRMED_SETTLE]
-    if settled_rows:
-        # Absent from the open orders: it may have ended already. Look in the history.
-        settled += _attach_from_history(account, client, settled_rows, now)
-    for order in rows:
-        if listed and now >= _call_ended(order) + UNCONFIRMED_SETTLE:
+    due = [o for o in rows if now >= _call_ended(o) + UNCONFIRMED_SETTLE]
+    if not listed:
+        late = [o for o in rows if now >= o.created + _lifetime(account)]
+        return sum(services.mark_cannot_confirm(o) for o in late)
+    if not due:
+        return 0
+    # Absent from the open orders: it may have ended already. Look in the history.
+    attached, has_history = _attach_from_history(account, client, due, now)
+    settled = attached
+    for order in due:
+        if has_history or now < order.created + _lifetime(account):
             settled += services.mark_not_found_upstream(
                 order, "The provider has no such order: nothing was bought or charged."
             )
-        elif not listed and now >= order.created + _lifetime(account):
-            settled += services.mark_not_found_upstream(
-                order,
-                "The provider never confirmed this purchase. If it charged for it, it "
-                "refunds the unused number when it expires.",
-            )
+        else:
+            settled += services.mark_cannot_confirm(order)
     return settled
 
 
@@ -573,14 +588,15 @@ def _call_ended(order: Order):
     return order.placement_deadline or order.created
 
 
-def _attach_from_history(account, client, rows: list[Order], now) -> int:
+def _attach_from_history(account, client, rows: list[Order], now) -> tuple[int, bool]:
     """Attach ended upstream orders that nobody recorded (from the provider's recent
-    orders, where it lists them) to unconfirmed purchases; return how many."""
+    orders) to unconfirmed purchases; return how many, and whether the provider has
+    such a list at all."""
     since = min(o.created for o in rows) - timedelta(minutes=1)
     try:
         recent = client.recent_orders(since)
     except Unsupported:
-        return 0
+        return 0, False
     ids = {s.order_id for s in recent}
     strays = [s for s in recent if s.order_id in ids - _known_upstream_ids(account, ids)]
     attached = 0
@@ -588,11 +604,12 @@ def _attach_from_history(account, client, rows: list[Order], now) -> int:
         row = _pending_match(account, state, now)
         if row is not None and row.state == State.UNCONFIRMED:
             attached += _attach(row, state, now)
-    return attached
+    return attached, True
 
 
 def _lifetime(account) -> timedelta:
-    return timedelta(seconds=account.client_class.order_lifetime_seconds) + timedelta(minutes=1)
+    """How long an activation of the account can live upstream."""
+    return timedelta(seconds=account.client_class.order_lifetime_seconds)
 
 
 def _retry_purchase(order: Order) -> int:

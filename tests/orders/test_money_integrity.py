@@ -434,3 +434,31 @@ class WhileNobodyLookedTestCase(SandboxTestCase):
                 )
                 self.assertEqual(kinds, ["purchase", "refund"])
                 self.assertEqual(ledger_total(account), sandbox_spent(self.sandbox, account))
+
+    def test_sms_activate_cannot_confirm_a_purchase_that_ended_unseen_and_says_so(self):
+        # SMS-Activate lists only open activations and keeps no history: a purchase
+        # that ended before anyone looked cannot be settled from its lists.
+        account = self.account("smsactivate")
+        fail_purchase(self.sandbox, account, "drop_after")
+        self.place(offer=self.offer_key(account))
+        order = Order.objects.get()
+        (sold,) = sandbox_orders(self.sandbox, account)
+        with self.sandbox.state.lock:
+            self.sandbox.state.deliver(sold, text="Code 551100")
+        self.advance(1300)
+        later = account.client_class.order_lifetime_seconds + 1
+        self.cycle(account, later=later)
+        order.refresh_from_db()
+        self.assertEqual(order.state, State.UNCONFIRMED)  # never "failed"
+        self.assertEqual(order.error_category, services.CANNOT_CONFIRM)
+        board = self.client.get(reverse("board", args=[self.team.code]))
+        self.assertContains(board, "the provider cannot confirm this purchase")
+        # Staff, having checked upstream, settle it in the admin.
+        self.assertFalse(sync.accounts_needing_a_poller().filter(pk=account.pk).exists())
+        self.client.force_login(make_user("staff", is_staff=True, is_superuser=True))
+        self.client.post(
+            reverse("admin:orders_order_changelist"),
+            {"action": "settle_as_not_bought", "_selected_action": [order.pk]},
+        )
+        order.refresh_from_db()
+        self.assertEqual((order.state, order.error_category), (State.FAILED, "settled_by_staff"))

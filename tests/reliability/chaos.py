@@ -62,7 +62,7 @@ RATE_LIMITS = {"numpool": (600, 60)}
 PAIRS = [("whatsapp", "US"), ("telegram", "GB"), ("google", "DE"), ("discord", "NL")]
 BALANCE = {"smscode": "1000000000"}
 SANDBOX_KNOBS = {
-    "time_scale": 30.0,  # a 20-minute activation lives 40 s
+    "time_scale": 10.0,  # a 20-minute activation lives 2 minutes
     "delivery_max_seconds": 90.0,
     "delivery_min_seconds": 5.0,
     "no_code_share": 0.3,
