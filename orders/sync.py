@@ -21,7 +21,7 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -255,7 +255,7 @@ def _sync_orders(account: ProviderAccount, client, now, cycle: Cycle) -> None:
     # 167 orders) and touched every row's `updated`, so the board never answered 204.
     Order.objects.filter(pk__in=unchanged).update(last_checked_at=now)
     _check_each(account, client, absent, now, cycle, recheck=ABSENT_RECHECK)
-    reconcile_orphans(account, bulk, now)
+    reconcile_orphans(account, bulk, now, client=client)
     resolve_unconfirmed(account, client, now, listed=True)
 
 
@@ -409,7 +409,9 @@ def flag_lost_placements(account: ProviderAccount, now) -> int:
     return flagged
 
 
-def reconcile_orphans(account: ProviderAccount, states: list[OrderState], now) -> int:
+def reconcile_orphans(
+    account: ProviderAccount, states: list[OrderState], now, *, client=None
+) -> int:
     """Give every open upstream order with no local row one: the unconfirmed purchase
     it answers, else (when no purchase of that kind is still in flight) an orphan row
     for staff. Return how many were handled."""
@@ -425,7 +427,7 @@ def reconcile_orphans(account: ProviderAccount, states: list[OrderState], now) -
         if row is not None:
             handled += _attach(row, state, now)
         elif not _in_flight_match(account, state, now):
-            handled += _record_orphan(account, state, now)
+            handled += _record_orphan(account, _with_cost(client, state), now)
     return handled
 
 
@@ -490,6 +492,18 @@ def _attach(order: Order, state: OrderState, now) -> int:
         return 0
     services.apply_state(row, state, now=now)
     return 1
+
+
+def _with_cost(client, state: OrderState) -> OrderState:
+    """`state`, with its price read from the order itself where the list carries none
+    (an orphan's charge must be booked at what it cost)."""
+    if state.cost is not None or client is None:
+        return state
+    try:
+        found = client.get_order(state.order_id)
+    except ProviderError:
+        return state
+    return replace(state, cost=found.cost, currency=found.currency or state.currency)
 
 
 def _record_orphan(account: ProviderAccount, state: OrderState, now) -> int:

@@ -55,9 +55,10 @@ class ProviderError(Exception):
         """True when the provider may have carried the request out although it failed.
 
         A refusal the provider stated (out of stock, bad key, 429...) means it did
-        nothing; a lost or unreadable answer leaves the outcome open.
+        nothing, unless an earlier attempt of the same request was lost; a lost or
+        unreadable answer leaves the outcome open.
         """
-        return False
+        return bool(self.details.get("earlier_attempt_unknown"))
 
 
 class OutOfStock(ProviderError):
@@ -117,7 +118,7 @@ class UpstreamUnavailable(ProviderError):
         # Only a request that never left (no connection made) is known to have
         # done nothing; a timeout, a hang-up, a 5xx or an unreadable body may
         # come after the provider acted.
-        return not self.details.get("not_sent")
+        return not self.details.get("not_sent") or super().outcome_unknown
 
 
 class Unsupported(ProviderError):

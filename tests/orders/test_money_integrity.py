@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -462,3 +463,33 @@ class WhileNobodyLookedTestCase(SandboxTestCase):
         )
         order.refresh_from_db()
         self.assertEqual((order.state, order.error_category), (State.FAILED, "settled_by_staff"))
+
+
+class RetriedPurchaseTestCase(SandboxTestCase):
+    def test_a_refusal_after_a_lost_attempt_is_unconfirmed_not_failed(self):
+        # SMSCode purchases are re-sent under their key: the first attempt sells the
+        # number and its answer is lost, the next ones are refused with 429.
+        account = self.account("smscode")
+        endpoint = PURCHASE_ENDPOINT["smscode"]
+        self.sandbox.faults.enqueue("smscode", "drop_after", endpoint=endpoint)
+        self.sandbox.faults.enqueue("smscode", "http_429", 2, endpoint=endpoint)
+        self.place(offer=self.offer_key(account))
+        order = Order.objects.get()
+        self.assertEqual(order.state, State.UNCONFIRMED)
+        self.cycle(account)
+        order.refresh_from_db()
+        self.assertEqual(order.state, State.WAITING)
+        self.assertEqual(len(sandbox_orders(self.sandbox, account)), 1)
+        self.assertEqual(ledger_total(account), sandbox_spent(self.sandbox, account))
+
+    def test_an_orphan_whose_list_row_has_no_price_is_booked_at_its_own_price(self):
+        account = self.account("smscode")
+        self.place(offer=self.offer_key(account))  # gives the poller a reason to run
+        order = Order.objects.get()
+        choice = services.choice_for(order)
+        request = services.purchase_request(order, choice, services.Options())
+        stray = account.client().purchase(replace(request, idempotency_key="stray"))[0]
+        self.cycle(account)
+        orphan = Order.objects.get(upstream_id=stray.order_id)
+        self.assertEqual(orphan.cost, stray.cost)
+        self.assertEqual(ledger_total(account), sandbox_spent(self.sandbox, account))
