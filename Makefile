@@ -34,10 +34,14 @@ print('FIELD_ENCRYPTION_KEYS=' + Fernet.generate_key().decode()); \
 print('SANDBOX_ENABLED=true')" > .env
 	@echo "Wrote .env for local development (DEBUG on, fresh secrets)."
 
+# make demo PORT=9000 SANDBOX_PORT=9001 when 8000 or 8001 is taken.
+PORT ?= 8000
+SANDBOX_PORT ?=
+
 demo: install .env
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
-	$(MANAGE) demo
+	$(MANAGE) demo --port $(PORT) $(if $(SANDBOX_PORT),--sandbox-port $(SANDBOX_PORT))
 
 PYTEST_ARGS ?= -n auto
 

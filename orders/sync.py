@@ -139,14 +139,19 @@ class Cycle:
 
 
 def poll_account(account_id: int) -> str:
-    """Poll one account until idle or out of time; hand over if work remains."""
+    """Poll one account until idle, out of time or the task cluster stops; hand over if
+    work remains. A stopping cluster waits for this task, so the loop then ends at the
+    next cycle boundary (within about a second) and its successor waits in the queue."""
+    from orders import shutdown
+
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     if not claim_lease(account_id, owner):
         return "another poller holds the lease"
     deadline = time.monotonic() + settings.SYNC_RUN_SECONDS
     cycles, cycle = 0, Cycle()
+    stopping = shutdown.stop_requested()
     try:
-        while True:
+        while not stopping:
             started = time.monotonic()
             account = ProviderAccount.objects.filter(pk=account_id, enabled=True).first()
             if account is None:
@@ -158,15 +163,15 @@ def poll_account(account_id: int) -> str:
             # The interval runs from cycle start to cycle start: the request rate is
             # the one poll_interval budgets for, and a code waits no cycle time extra.
             wait = poll_interval(account, cycle) - (time.monotonic() - started)
-            time.sleep(max(cycle.rate_limited_for, wait, 0.0))
-            if not renew_lease(account_id, owner):
+            stopping = shutdown.sleep(max(cycle.rate_limited_for, wait, 0.0), sleep=time.sleep)
+            if not stopping and not renew_lease(account_id, owner):
                 return f"lease lost after {cycles} cycles"
             close_old_connections()
     finally:
         release_lease(account_id, owner)
-    if cycle.has_work and settings.SYNC_RUN_SECONDS > 0:
+    if (cycle.has_work or stopping) and settings.SYNC_RUN_SECONDS > 0:
         ensure_poller(account_id)  # a fresh task continues; this worker is freed
-    return f"{cycles} cycles"
+    return f"{cycles} cycles" + (", stopped with the cluster" if stopping else "")
 
 
 def poll_interval(account: ProviderAccount, cycle: Cycle) -> float:

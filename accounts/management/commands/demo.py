@@ -1,13 +1,26 @@
-"""`manage.py demo`: set up demo data and run portal, task cluster and sandbox together."""
+"""`manage.py demo`: set up demo data and run portal, task cluster and sandbox together.
+
+SIGTERM, SIGINT (Ctrl-C) and SIGHUP stop all three within GRACE_SECONDS: each gets
+SIGTERM, and whatever is left of its process group then gets SIGKILL. On Linux the
+children also get SIGTERM when the demo itself dies, even by SIGKILL.
+
+The demo runs one thread. The kernel sends a child its parent-death signal again
+each time the child passes to another thread of a dying parent, and a second
+SIGTERM deadlocks django-q2's cluster (its signal handler is not reentrant). So
+children's output goes to files the main loop reads, not to pipes read by threads;
+a file also never blocks a child nor breaks when the demo dies.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,86 +34,152 @@ from accounts.demo import LOGINS, create_demo_team, create_sandbox_accounts
 BASE_DIR = Path(settings.BASE_DIR)
 COLOURS = {"web": "\033[36m", "tasks": "\033[35m", "sandbox": "\033[33m"}
 RESET = "\033[0m"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# Seconds the children get to stop after SIGTERM before SIGKILL (a supervisor
+# usually allows 10 s in all). The task cluster needs about 2 s.
+GRACE_SECONDS = 8.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# Loaded before any fork: a child between fork and exec only calls into it.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+class Stopped(Exception):
+    """A stop signal arrived."""
+
+
+class Output:
+    """What a child writes (to an unlinked file), shown line by line with a prefix."""
+
+    def __init__(self, name: str):
+        fd, path = tempfile.mkstemp(prefix=f"smsdesk-demo-{name}-")
+        self.fd = fd  # the child's stdout and stderr; closed here once it is started
+        self.reader = open(path, "rb")  # noqa: SIM115 - lives as long as the child
+        os.unlink(path)
+        self.prefix = f"{COLOURS.get(name, '')}{name:<8}|{RESET} "
+        self.partial = b""
+
+    def show(self, out) -> None:
+        """Write the complete lines that arrived since the last call."""
+        *lines, self.partial = (self.partial + self.reader.read()).split(b"\n")
+        for line in lines:
+            out.write(self.prefix + line.decode(errors="replace"))
+        out.flush()
 
 
 class Command(BaseCommand):
-    help = "Set up the demo (idempotent) and run web, task cluster and sandbox until Ctrl-C."
+    help = (
+        "Set up the demo (idempotent) and run web, task cluster and sandbox until Ctrl-C "
+        "(or SIGTERM, SIGHUP)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--port", type=int, default=8000, help="Web server port (8000).")
+        parser.add_argument(
+            "--sandbox-port", type=int, help="Sandbox port (default: from SANDBOX_URL, 8001)."
+        )
+        parser.add_argument(
+            "--sandbox-state",
+            default=str(BASE_DIR / "var" / "sandbox.json"),
+            help="The sandbox's accounts and orders across runs (var/sandbox.json).",
+        )
         parser.add_argument("--setup-only", action="store_true", help="Set up data, run nothing.")
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
             raise CommandError("The demo runs with DEBUG on only (it prints known passwords).")
         self.processes: list[tuple[str, subprocess.Popen]] = []
-        team = create_demo_team()
+        self.outputs: list[Output] = []
+        previous = {signum: signal.signal(signum, _raise_stopped) for signum in STOP_SIGNALS}
         try:
-            if settings.SANDBOX_ENABLED:
-                self._start_sandbox()
-                self._set_up_sandbox_accounts(team)
-            call_command("setup_schedules", stdout=self.stdout)
-            self._print_logins(options["port"])
-            if options["setup_only"]:
-                return
-            self._start("web", ["runserver", f"127.0.0.1:{options['port']}", "--noreload"])
-            self._start("tasks", ["qcluster"])
-            self._wait()
+            self._run(options)
+        except Stopped as stop:
+            self.stdout.write(f"\n{stop}: stopping web, tasks and sandbox…")
         finally:
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut it short
             self._stop_all()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _run(self, options) -> None:
+        if options["sandbox_port"]:
+            _use_sandbox_port(options["sandbox_port"])
+        team = create_demo_team()
+        if settings.SANDBOX_ENABLED:
+            self._start_sandbox(Path(options["sandbox_state"]))
+            self._set_up_sandbox_accounts(team)
+        call_command("setup_schedules", stdout=self.stdout)
+        self._print_logins(options["port"])
+        if options["setup_only"]:
+            return
+        self._start("web", ["runserver", f"127.0.0.1:{options['port']}", "--noreload"])
+        self._start("tasks", ["qcluster"])
+        self._wait()
 
     # --- processes --------------------------------------------------------------------
     def _start(self, name: str, args: list[str]) -> subprocess.Popen:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        process = subprocess.Popen(  # noqa: S603 - our own manage.py, fixed arguments
-            [sys.executable, "manage.py", *args],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # we stop it ourselves, whole process group
-        )
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "SANDBOX_URL": settings.SANDBOX_URL}
+        output = Output(name)
+        try:
+            process = subprocess.Popen(  # noqa: S603 - our own manage.py, fixed arguments
+                [sys.executable, "manage.py", *args],
+                cwd=BASE_DIR,
+                env=env,
+                stdout=output.fd,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: we stop it as a whole
+                preexec_fn=_die_with(os.getpid()),  # only prctl: see _die_with
+            )
+        finally:
+            os.close(output.fd)
         self.processes.append((name, process))
-        threading.Thread(target=self._pump, args=(name, process), daemon=True).start()
+        self.outputs.append(output)
         return process
 
-    def _pump(self, name: str, process: subprocess.Popen) -> None:
-        prefix = f"{COLOURS.get(name, '')}{name:<8}|{RESET} "
-        for line in process.stdout:
-            sys.stdout.write(prefix + line)
-            sys.stdout.flush()
+    def _show_output(self) -> None:
+        for output in self.outputs:
+            output.show(self.stdout)
 
     def _wait(self) -> None:
-        try:
-            while True:
-                for name, process in self.processes:
-                    if process.poll() is not None:
-                        raise CommandError(f"{name} stopped (exit {process.returncode}).")
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            self.stdout.write("\nStopping web, tasks and sandbox…")
+        while True:
+            self._show_output()
+            for name, process in self.processes:
+                status = _exit_status(process.pid)
+                if status is not None:
+                    self._show_output()
+                    raise CommandError(f"{name} stopped (exit {status}).")
+            time.sleep(0.2)
 
     def _stop_all(self) -> None:
-        for _name, process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for _name, process in self.processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        """SIGTERM every child, wait up to GRACE_SECONDS, SIGKILL what is left of each
+        process group (the children's own children included), reap."""
+        running = [p for _name, p in self.processes if _exit_status(p.pid) is None]
+        for process in running:
+            # The main process only, not its group: each stops its own children, and
+            # django-q2's cluster hangs when its sentinel gets SIGTERM along with it.
+            _signal(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_SECONDS
+        while time.monotonic() < deadline and any(_exit_status(p.pid) is None for p in running):
+            self._show_output()
+            time.sleep(0.1)
+        for name, process in self.processes:
+            if _exit_status(process.pid) is None:
+                self.stderr.write(f"{name} did not stop within {GRACE_SECONDS:.0f} s: killed.")
+            # Unreaped until just below, the leader still holds its group id: this
+            # reaches its own group only (stragglers, or all of it if it ignored SIGTERM).
+            _signal(process.pid, signal.SIGKILL, group=True)
+            process.wait()
+        self._show_output()
 
     # --- sandbox ----------------------------------------------------------------------
-    def _start_sandbox(self) -> None:
+    def _start_sandbox(self, state_file: Path) -> None:
         url = urlsplit(settings.SANDBOX_URL)
         host, port = url.hostname or "127.0.0.1", url.port or 8001
         if _listening(host, port):
             self.stdout.write(f"A sandbox is already listening on {host}:{port}; using it.")
             return
-        (BASE_DIR / "var").mkdir(exist_ok=True)
-        self._start(
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        sandbox = self._start(
             "sandbox",
             [
                 "sandbox",
@@ -109,7 +188,7 @@ class Command(BaseCommand):
                 "--port",
                 str(port),
                 "--state-file",
-                str(BASE_DIR / "var" / "sandbox.json"),
+                str(state_file),
                 # Rented numbers get a message every 15-60 s, so the demo shows
                 # an inbox filling up without a long wait.
                 "--set",
@@ -120,7 +199,7 @@ class Command(BaseCommand):
         )
         deadline = time.monotonic() + 20
         while not _listening(host, port):
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or _exit_status(sandbox.pid) is not None:
                 raise CommandError(f"The sandbox did not start on {host}:{port}.")
             time.sleep(0.2)
 
@@ -129,6 +208,8 @@ class Command(BaseCommand):
         from providers.services import catalog_sync, provider_account_test
 
         for account in create_sandbox_accounts(team):
+            _follow_sandbox(account)
+            self._show_output()
             try:
                 result = catalog_sync(account=account)
             except ProviderError as exc:
@@ -148,7 +229,58 @@ class Command(BaseCommand):
         self.stdout.write("Ctrl-C stops everything.\n")
 
 
+def _raise_stopped(signum: int, frame) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def _die_with(parent: int):
+    """A preexec_fn: the child gets SIGTERM when `parent` dies, even by SIGKILL (Linux
+    only; None elsewhere). Runs between fork and exec, so it only calls prctl."""
+    if _LIBC is None:
+        return None
+
+    def preexec() -> None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def _exit_status(pid: int) -> int | None:
+    """The child's exit status once it has exited, else None; leaves it unreaped."""
+    info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    return None if info is None else info.si_status
+
+
+def _signal(pid: int, signum: int, *, group: bool = False) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        (os.killpg if group else os.kill)(pid, signum)
+
+
+def _use_sandbox_port(port: int) -> None:
+    """Point this run (and the children it starts) at a sandbox on `port`."""
+    url = urlsplit(settings.SANDBOX_URL)
+    settings.SANDBOX_URL = url._replace(netloc=f"{url.hostname or '127.0.0.1'}:{port}").geturl()
+
+
+def _follow_sandbox(account) -> None:
+    """Re-point a demo account created for another sandbox address (another port)."""
+    from providers.models import ProviderAccount
+
+    url, sandbox = urlsplit(account.base_url), urlsplit(settings.SANDBOX_URL)
+    if url.netloc != sandbox.netloc:
+        account.base_url = url._replace(scheme=sandbox.scheme, netloc=sandbox.netloc).geturl()
+        ProviderAccount.objects.filter(pk=account.pk).update(base_url=account.base_url)
+
+
 def _listening(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.3)
-        return sock.connect_ex((host, port)) == 0
+        try:
+            sock.connect((host, port))
+            # A free port of the ephemeral range can connect to itself (TCP
+            # simultaneous open): that is nobody listening.
+            return sock.getsockname() != sock.getpeername()
+        except OSError:
+            return False
