@@ -71,7 +71,11 @@ class OrderForm(PairForm):
         min_value=Decimal("0.0001"),
         max_digits=12,
         decimal_places=4,
-        help_text="In the provider's currency. Empty: no maximum.",
+        help_text=(
+            "In the provider's currency. Empty: no maximum. Where the price is known only "
+            "after purchase, this maximum is what is held against your spending limit and "
+            "the team's budget until then; without one, nothing is held."
+        ),
     )
     quantity = forms.IntegerField(min_value=1, max_value=20, initial=1)
     area_codes = forms.CharField(

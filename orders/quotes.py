@@ -1,6 +1,11 @@
 """Offers for the order form: which of the team's accounts sell a service in a
 country, at what price, with what stock, and how fresh that price is.
 
+An account whose host publishes no prices (`catalog_prices_known` False, an
+SMS-Activate clone without getPrices) offers every service it lists in every
+country it lists, with no price: the price is known after purchase. Such
+offers come after the priced ones in stock.
+
 A service or country is named by its canonical key ("whatsapp", "US") or, for
 an upstream entry that has no canonical mapping, by "u<catalog row id>", so
 unmapped entries stay orderable under their own names.
@@ -37,10 +42,10 @@ UNMAPPED_PREFIX = "u"
 
 @dataclass
 class Offer:
-    """One account's price for the chosen service and country."""
+    """One account's price for the chosen service and country (None: known after purchase)."""
 
     choice: Choice
-    price: Decimal
+    price: Decimal | None
     currency: str
     stock: int | None
     pool: str
@@ -59,8 +64,14 @@ class Offer:
         return f"{self.account.code}|{self.choice.pool}|{self.choice.product_id}"
 
     @property
-    def usd_price(self) -> Decimal:
-        return _usd_or_high(self.price, self.currency)
+    def priced(self) -> bool:
+        """False when the provider states the price only in its purchase answer."""
+        return self.price is not None
+
+    @property
+    def usd_price(self) -> Decimal | None:
+        """The price in USD (very high when the currency has no rate); None if unpriced."""
+        return None if self.price is None else _usd_or_high(self.price, self.currency)
 
     @property
     def in_stock(self) -> bool:
@@ -182,6 +193,7 @@ def offers_for(team, service, country, *, live: bool = True) -> list[Offer]:
     for prices in by_pair.values():
         live_offers = _live_offers(prices) if live else []
         offers.extend(live_offers or _catalog_offers(prices))
+    offers.extend(_unpriced_offers(team, service, country))
     return sort_offers(_dedupe(offers))
 
 
@@ -195,10 +207,16 @@ def _dedupe(offers: list[Offer]) -> list[Offer]:
 
 
 def sort_offers(offers: list[Offer], strategy: str = "cheapest") -> list[Offer]:
-    """In-stock first; then cheapest (USD) or most reliable (success rate)."""
+    """In-stock first; then cheapest (USD) or most reliable (success rate).
+
+    An offer without a price comes after every priced offer in stock (and, for
+    "most reliable", after every priced one of the same success rate), so an
+    automatic pick takes it only when nothing priced can be bought. Its stock
+    is unknown, so it still comes before priced offers known to be out of stock.
+    """
 
     def cheapest(o: Offer):
-        return (not o.in_stock, o.usd_price)
+        return (not o.in_stock, not o.priced, o.usd_price or Decimal(0))
 
     def reliable(o: Offer):
         rate = o.success_rate if o.success_rate is not None else Decimal("-1")
@@ -278,6 +296,69 @@ def _live_offers(prices: list[CatalogPrice]) -> list[Offer]:
         for q in sorted(quotes, key=lambda q: q.price)[:5]
     ]
     return offers
+
+
+def _unpriced_offers(team, service, country) -> list[Offer]:
+    """One offer, without a price, from each enabled account of `team` that publishes
+    no prices and lists both `service` and `country`."""
+    accounts = team.provider_accounts.filter(enabled=True, catalog_prices_known=False)
+    services = _first_per_account(CatalogService, accounts, service, "service")
+    countries = _first_per_account(CatalogCountry, accounts, country, "country")
+    return [
+        _unpriced_offer(service_row, countries[account_id])
+        for account_id, service_row in services.items()
+        if account_id in countries
+    ]
+
+
+def _first_per_account(model, accounts, entry, canonical: str) -> dict:
+    """account id -> the account's `model` row that is `entry` (a catalog row) or maps
+    to it (a canonical Service or Country).
+
+    Where several rows map to it (SMS-Activate's 187 "United States" and 12 "USA
+    (virtual)"), the one named as the canonical entry wins, then the lowest id.
+    """
+    rows = model.objects.filter(account__in=accounts)
+    if isinstance(entry, model):
+        rows = rows.filter(pk=entry.pk)
+    else:
+        rows = rows.filter(**{canonical: entry})
+    first: dict = {}
+    for row in sorted(rows.select_related("account", canonical), key=_preference):
+        first.setdefault(row.account_id, row)
+    return first
+
+
+def _preference(row) -> tuple:
+    named_as_canonical = row.display_name.casefold() == row.name.casefold()
+    upstream_id = row.upstream_id
+    return (not named_as_canonical, not upstream_id.isdigit(), len(upstream_id), upstream_id)
+
+
+def _unpriced_offer(service_row: CatalogService, country_row: CatalogCountry) -> Offer:
+    account = service_row.account
+    choice = Choice(
+        account=account,
+        service_upstream_id=service_row.upstream_id,
+        country_upstream_id=country_row.upstream_id,
+        service_name=service_row.display_name,
+        country_name=country_row.display_name,
+        service_id=service_row.service_id,
+        country_id=country_row.country_id,
+        price=None,
+        currency=account.currency,
+    )
+    return Offer(
+        choice=choice,
+        price=None,
+        currency=account.currency,
+        stock=None,
+        pool="",
+        pool_name="",
+        success_rate=None,
+        updated=account.catalog_synced_at or timezone.now(),
+        live=False,
+    )
 
 
 def find_offer(team, service, country, key: str) -> Offer | None:

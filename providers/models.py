@@ -62,6 +62,10 @@ class ProviderAccount(models.Model):
     catalog_countries_unmapped = models.PositiveIntegerField(null=True, blank=True, editable=False)
     catalog_service_count = models.PositiveIntegerField(null=True, blank=True, editable=False)
     catalog_services_unmapped = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # False when the last catalog sync found no price list (an SMS-Activate host
+    # answering BAD_ACTION to getPrices): every listed service may then be ordered
+    # in every listed country, at a price known only after purchase.
+    catalog_prices_known = models.BooleanField(default=True, editable=False)
     # What this account's host was found to speak, learned by its client and
     # remembered: {"dialect": "guide"} (SMSCode), {"missing": ["bulk_active"]}
     # (an SMS-Activate host answering BAD_ACTION). See ProviderClient.learn.

@@ -408,6 +408,9 @@ def store_catalog(account: ProviderAccount, catalog: Catalog) -> SyncResult:
     (`mapping_locked`) are kept when they vanish upstream; their prices go.
     A row's `seen_at` is when it was first stored or last changed: every row
     left after a sync is in the catalog of `account.catalog_synced_at`.
+    A catalog without prices (`catalog.prices_known` False) stores no price rows
+    and sets `account.catalog_prices_known` False: every stored service is then
+    offered in every stored country, at a price known after purchase.
     """
     now = timezone.now()
     result = SyncResult(pools=len(catalog.pools))
@@ -420,14 +423,18 @@ def store_catalog(account: ProviderAccount, catalog: Catalog) -> SyncResult:
     _delete_vanished(CatalogService, account, set(services.pks.values()), writer)
     result.countries, result.unmapped_countries = countries.counts()
     result.services, result.unmapped_services = services.counts()
-    _record_mapping(account, result, now)
+    _record_mapping(account, result, now, prices_known=catalog.prices_known)
     return result
 
 
-def _record_mapping(account: ProviderAccount, result: SyncResult, now) -> None:
-    """Remember when the catalog was synced and how much of it stayed unmapped."""
+def _record_mapping(
+    account: ProviderAccount, result: SyncResult, now, *, prices_known: bool
+) -> None:
+    """Remember when the catalog was synced, whether it had prices and how much of it
+    stayed unmapped."""
     fields = {
         "catalog_synced_at": now,
+        "catalog_prices_known": prices_known,
         "catalog_country_count": result.countries,
         "catalog_countries_unmapped": result.unmapped_countries,
         "catalog_service_count": result.services,

@@ -1,4 +1,5 @@
-"""The order form shows only the options the picked provider supports."""
+"""The order form shows only the options the picked provider supports, and confirms an
+offer whose price is known only after purchase."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.browser.helpers import login
-from tests.conftest import sandbox_account
+from tests.conftest import sandbox_account, start_sandbox
 
 pytestmark = pytest.mark.browser
 
@@ -55,3 +56,29 @@ def test_options_follow_the_capabilities_of_the_selected_offer(page, team, sandb
     page.get_by_label("Let smsdesk pick: most reliable").check()
     for needs in (*SMSPOOL_ONLY, "operator"):
         expect(option(needs)).to_be_visible()
+
+
+def test_picking_an_offer_priced_after_purchase_confirms_it(page, team):
+    sandbox = start_sandbox(dialects={"smsactivate": "minimal"})  # no getPrices
+    try:
+        sandbox_account(team, sandbox, "numpool")
+        sandbox_account(team, sandbox, "smsactivate")
+        query = urlencode({"service": "WhatsApp", "country": "United States"})
+        login(page, "bob", reverse("order_new", args=[team.code]) + "?" + query)
+
+        unpriced = page.locator("#offers tr.unpriced")
+        expect(unpriced).to_contain_text("smsactivate sandbox")
+        expect(unpriced).to_contain_text("price known after purchase")
+        confirm = page.locator("#offer-confirm")
+        expect(confirm).not_to_contain_text("price is known after purchase")  # auto: priced
+
+        page.get_by_text("Options", exact=True).click()  # open the <details>
+        page.get_by_label("smsactivate sandbox").check()
+        expect(confirm).to_contain_text("You are ordering from smsactivate sandbox")
+        expect(confirm).to_contain_text("the price is known after purchase")
+        expect(page.locator("#order-form [data-needs=max_price]")).to_be_visible()
+
+        page.get_by_label("numpool sandbox").check()
+        expect(confirm).not_to_contain_text("price is known after purchase")
+    finally:
+        sandbox.stop()
