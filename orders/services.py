@@ -201,7 +201,9 @@ def _reserve(membership, order: Order, choice: Choice, options: Options) -> None
 
     Call inside the transaction that wrote `order`: a refusal rolls the row back.
     """
-    total = choice.price * options.quantity if choice.price is not None else None
+    # An offer priced only after purchase holds the most the member allows it to cost.
+    each = choice.price if choice.price is not None else options.max_price
+    total = each * options.quantity if each is not None else None
     try:
         ledger.reserve(
             membership,
@@ -583,7 +585,7 @@ def explain_placement_error(exc: ProviderError, choice: Choice, options: Options
             alternatives=alternatives_for(choice),
         )
     if isinstance(exc, PriceTooHigh):
-        current = _current_price(choice)
+        current = _current_price(choice) or _lowest_price(exc, choice)
         return OrderActionError(
             f"No number for {what} at or below your maximum of {options.max_price} "
             f"{choice.currency or account.currency}."
@@ -616,6 +618,12 @@ def explain_placement_error(exc: ProviderError, choice: Choice, options: Options
         next_step="Check the options, or choose another offer.",
         category=exc.category,
     )
+
+
+def _lowest_price(exc: PriceTooHigh, choice: Choice) -> str:
+    """The lowest price the provider named when it refused (SMS-Activate WRONG_MAX_PRICE)."""
+    lowest = exc.details.get("min_price")
+    return f"{lowest} {choice.currency or choice.account.currency}" if lowest else ""
 
 
 def _current_price(choice: Choice) -> str:

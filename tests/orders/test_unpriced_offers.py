@@ -215,10 +215,6 @@ class UnpricedHostMixin:
         order = self.place_one()
         self.assertEqual(order.state, State.WAITING)
 
-    # The two below need orders/services.py (owned elsewhere): explain_placement_error
-    # to name PriceTooHigh.details["min_price"] when no quote is readable, and
-    # _reserve to hold options.max_price when the choice has no price.
-    @unittest.expectedFailure
     def test_a_refused_max_price_names_the_lowest_price_in_plain_words(self):
         self.add_account()
         response = self.place(max_price="0.01")
@@ -226,7 +222,6 @@ class UnpricedHostMixin:
         error = re.search(r'id="order-error">(.*?)</div>', response.content.decode(), re.S)[1]
         self.assertIn(f"{lowest} USD", error)
 
-    @unittest.expectedFailure
     def test_a_max_price_is_held_against_the_limit_until_the_price_is_known(self):
         self.add_account()
         self.limit_bob(Decimal("0.50"))
