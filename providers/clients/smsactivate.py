@@ -186,6 +186,9 @@ ACTION_CAPABILITY = {
 }
 # Where the facts keep the other actions the host answered BAD_ACTION to.
 BAD_ACTIONS_FACT = "bad_actions"
+NATIVE_PRICES_FACT = "native_prices"
+# SMSPool's stub lives at <SMSPool API>/stubs/handler_api (api.smspool.net).
+STUB_PATH = re.compile(r"/stubs/handler_api(\.php)?$")
 
 STANDARD_NUMBERING = Path(__file__).resolve().parent.parent / "data" / "smsactivate_standard.json"
 
@@ -396,7 +399,38 @@ class SmsActivateClient(ProviderClient):
         if purchase is None:
             # BAD_ACTION means nothing was bought, so asking the old way is safe.
             purchase = self._get("getNumber", params, parse=self._purchase, idempotent=False)
+        if purchase.cost is None:
+            purchase = replace(purchase, cost=self._native_price(purchase.order_id))
         return [purchase]
+
+    def _native_price(self, order_id: str) -> Decimal | None:
+        """What SMSPool charged for an activation bought through its stub, or None.
+
+        SMSPool's stub is SMSPool itself: the same key reads the order, with its
+        cost, from SMSPool's own active list (`<host>/request/active`). Tried once
+        per account; a host that does not answer like SMSPool is remembered as
+        one without (`native_prices: false`). Never raises: the number is bought.
+        """
+        root = STUB_PATH.sub("", self.base_url)
+        if root == self.base_url or "smspool" not in root.lower():
+            return None  # not SMSPool's stub
+        if self.facts.get(NATIVE_PRICES_FACT) is False:
+            return None
+        call = Call("POST", f"{root}/request/active", data={"key": self.api_key})
+        try:
+            rows = self._send(call, parse=lambda response: response.json())
+        except (AuthFailed, NotFound, InvalidRequest):
+            rows = None  # not SMSPool, or not this key's: do not ask again
+        except ProviderError:
+            return None  # passing trouble: ask next time
+        if not isinstance(rows, list):
+            self.learn(NATIVE_PRICES_FACT, False)
+            return None
+        self.learn(NATIVE_PRICES_FACT, True)
+        for row in rows:
+            if isinstance(row, dict) and to_text(row.get("order_code")) == order_id:
+                return to_decimal_or_none(row.get("cost"))
+        return None
 
     def _purchase_params(self, request: PurchaseRequest) -> dict[str, str]:
         if request.quantity != 1:

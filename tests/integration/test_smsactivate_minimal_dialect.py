@@ -127,8 +127,9 @@ def test_it_buys_reads_the_code_and_finishes(account, host):
     purchase = buy(client)
     charged = upstream.charged(host.protocol, account.key, purchase.order_id)
     assert charged > 0 and purchase.phone_number.startswith("44")
-    # getNumberV2 carries the cost; getNumber (all SMSPool's stub has) does not.
-    assert purchase.cost == (charged if host.has_v2 else None)
+    # getNumberV2 carries the cost; getNumber (all SMSPool's stub has) does not, but
+    # SMSPool's own active list, read with the same key, does.
+    assert purchase.cost == charged
     assert purchase.expires_at is not None
     assert client.get_order(purchase.order_id).status is OrderStatus.WAITING
 
@@ -147,8 +148,9 @@ def test_it_learns_once_that_the_stub_has_no_get_number_v2(upstream):
     upstream.configure(dialects={STUB.scope: "minimal"})
     account = Account(upstream, STUB)
     first, second = buy(account.client()), buy(account.client())
-    assert first.cost is None and second.cost is None
-    assert account.learned == [{"bad_actions": ["getNumberV2"]}]
+    assert first.cost is not None and second.cost is not None  # from SMSPool's own list
+    assert account.learned[0] == {"bad_actions": ["getNumberV2"]}
+    assert account.learned[-1] == {"bad_actions": ["getNumberV2"], "native_prices": True}
     assert (account.asked("getNumberV2"), account.asked("getNumber")) == (1, 2)
 
 
