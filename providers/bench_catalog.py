@@ -10,17 +10,18 @@ One run, on a throwaway SQLite database under var/bench/ (never db.sqlite3):
 1. two sandbox providers (subprocesses): one serves SMSPool's catalogue at
    live size (150 countries, 1,400 services, about 150,000 pool prices), the
    other the demo catalogue for the orders of the latency phase;
-2. baseline: download the five bodies the SMSPool client reads for a catalog
-   (countries, services, pools, pricing, all_stock) and `json.loads` them;
+2. baseline: download the catalogue's bodies (countries, services, pools,
+   all_stock, and pricing, which the client read until it streamed) and
+   `json.loads` each; the ratios divide by the four the client reads;
 3. first sync, then a re-sync of the unchanged catalogue, through the real
-   `providers.services.catalog_sync`;
+   `providers.services.catalog_sync` (the client streams all_stock's rows
+   into the store as they arrive, so downloading and storing overlap);
 4. latency: a poller (`orders.sync.run_cycle` on its own schedule) follows
    orders while codes arrive, first alone, then while a first sync of another
    account writes 150,000 rows;
-5. what-if (skip with --no-streaming): the same `store_catalog` fed by a
-   prototype of a streaming SMSPool reader (/sms/all_stock only, decoded one
-   row at a time as it arrives), to show what the client change described in
-   docs/BENCHMARKS.md would buy. The prototype lives here, not in the product.
+5. comparison (skip with --no-compare): the same syncs through the client as
+   it was before it streamed (`ProviderClient.fetch_catalog`: pricing and
+   all_stock downloaded whole, every quote built and merged into a list).
 
 Steps 2 and 3 run each in a fresh child process, one after the other, so
 their times and memory are measured the same way: wall time of the step, and
@@ -63,6 +64,8 @@ SMSPOOL_BODIES = (
     "/request/pricing",
     "/sms/all_stock",
 )
+# What SmsPoolClient.fetch_catalog reads: all_stock carries the prices too.
+CLIENT_BODIES = tuple(path for path in SMSPOOL_BODIES if path != "/request/pricing")
 CATALOG_KEY = "sbx_bench_catalog"
 TARGETS = {
     "first_sync_ratio": 10.0,
@@ -80,7 +83,7 @@ class Options:
     codes: int = 8  # codes delivered to the poller's orders with no sync running
     gap: float = 1.0  # seconds between codes; during a sync they go on until it ends
     output: str = "var/bench-catalog.json"
-    streaming: bool = True  # also measure the streaming-client prototype
+    compare: bool = True  # also measure the two-body, materialising client
     keep_db: bool = False
 
 
@@ -261,27 +264,36 @@ def child_baseline(base_url: str) -> dict[str, Any]:
     }
 
 
-def child_sync(account_id: int) -> dict[str, Any]:
-    """One catalog_sync of the account, timed, with its memory and its lock holds."""
+def child_sync(account_id: int, previous: bool = False) -> dict[str, Any]:
+    """One catalog_sync of the account, timed, with its memory and its lock holds.
+
+    `previous`: through `ProviderClient.fetch_catalog` (lists, then every quote
+    of pricing + all_stock in one list), as SMSPool's client read it before it
+    streamed. Streamed, "fetch" is the lists and the opening of all_stock; its
+    rows download while the store runs.
+    """
     from providers import services
     from providers.clients.base import ProviderClient
     from providers.models import ProviderAccount
 
     account = ProviderAccount.objects.get(pk=account_id)
-    fetch: dict[str, float] = {}
-    original = ProviderClient.fetch_catalog
+    fetch: dict[str, Any] = {}
+    client_class = account.client_class
+    original = ProviderClient.fetch_catalog if previous else client_class.fetch_catalog
 
     def timed_fetch(client):
         started = time.perf_counter()
         try:
-            return original(client)
+            catalog = original(client)
+            fetch["quotes_streamed"] = not isinstance(catalog.quotes, list)
+            return catalog
         finally:
             fetch["seconds"] = round(time.perf_counter() - started, 3)
             fetch["peak_rss_mb"] = memory_mb()["peak"]
             fetch["ended_at"] = time.time()
             reset_peak_memory()  # from here on the peak is the store's (catalog still held)
 
-    ProviderClient.fetch_catalog = timed_fetch
+    client_class.fetch_catalog = timed_fetch
     reset_peak_memory()
     resting = memory_mb()["rss"]
     started_at = time.time()
@@ -300,10 +312,15 @@ def child_sync(account_id: int) -> dict[str, Any]:
         "store_peak_rss_mb": store_peak,
         "growth_mb": round(max(fetch.get("peak_rss_mb", 0), store_peak) - resting, 1),
         **locks.figures(),
+        "quotes_streamed": fetch.get("quotes_streamed"),
         "started_at": started_at,
         "fetched_at": fetch.get("ended_at"),
         "result": asdict(result),
     }
+
+
+def child_sync_previous(account_id: int) -> dict[str, Any]:
+    return child_sync(account_id, previous=True)
 
 
 def _memory(resting: float) -> dict[str, float]:
@@ -554,7 +571,8 @@ def run(options: Options) -> dict[str, Any]:
         _say(f"baseline: download + json.loads, {options.baseline_rounds} rounds")
         rounds = [run_child("baseline", live) for _ in range(options.baseline_rounds)]
         results["baseline"] = {
-            "seconds": statistics.median(r["seconds"] for r in rounds),
+            "seconds": statistics.median(body_seconds(r, CLIENT_BODIES) for r in rounds),
+            "five_bodies_seconds": statistics.median(r["seconds"] for r in rounds),
             "rounds": rounds,
         }
         _say("first sync")
@@ -562,15 +580,41 @@ def run(options: Options) -> dict[str, Any]:
         _say("re-sync, catalogue unchanged")
         results["resync"] = run_child("sync", str(first.pk))
         results["latency"] = measure_latency(options, live, demo)
-        if options.streaming:
-            results["streaming"] = measure_streaming(live, results["baseline"])
-    results["ratios"] = {
-        "first_sync": round(results["first_sync"]["seconds"] / results["baseline"]["seconds"], 2),
-        "resync": round(results["resync"]["seconds"] / results["baseline"]["seconds"], 2),
-    }
+        if options.compare:
+            results["previous"] = measure_previous(live)
+    base = results["baseline"]
+    results["ratios"] = ratios(results, base["seconds"])
+    results["ratios_five_bodies"] = ratios(results, base["five_bodies_seconds"])
     results["meta"] = machine(options, started, load)
     results["targets"] = targets(results)
     return results
+
+
+def body_seconds(round_: dict[str, Any], bodies: tuple[str, ...]) -> float:
+    return round(sum(round_["seconds_by_body"][path] for path in bodies), 3)
+
+
+def ratios(results: dict[str, Any], baseline: float) -> dict[str, float]:
+    """Each sync's time over `baseline`."""
+    found = {
+        "first_sync": round(results["first_sync"]["seconds"] / baseline, 2),
+        "resync": round(results["resync"]["seconds"] / baseline, 2),
+    }
+    if "previous" in results:
+        found["previous_first_sync"] = round(
+            results["previous"]["first_sync"]["seconds"] / baseline, 2
+        )
+        found["previous_resync"] = round(results["previous"]["resync"]["seconds"] / baseline, 2)
+    return found
+
+
+def measure_previous(live: str) -> dict[str, Any]:
+    """First sync and re-sync of another account through the two-body client."""
+    member = make_membership("Bench previous")
+    account = make_account(member.team, live, CATALOG_KEY, "SMSPool two bodies")
+    _say("comparison: the client as it was before it streamed (first sync, re-sync)")
+    first = run_child("sync-previous", str(account.pk))
+    return {"first_sync": first, "resync": run_child("sync-previous", str(account.pk))}
 
 
 def measure_latency(options: Options, live: str, demo: str) -> dict[str, Any]:
@@ -668,14 +712,15 @@ def format_table(results: dict[str, Any]) -> str:
     base, first, again = results["baseline"], results["first_sync"], results["resync"]
     lines = [
         "step                       seconds  fetch  store  peak RSS MB (fetch/store)  lock ms",
-        f"baseline (download + json) {base['seconds']:7.2f}"
+        f"baseline, 4 bodies         {base['seconds']:7.2f}",
+        f"baseline, 5 bodies         {base['five_bodies_seconds']:7.2f}"
         f" {max(r['peak_rss_mb'] for r in base['rounds']):26.1f}",
     ]
     steps = [("first sync", first), ("re-sync unchanged", again)]
-    streaming = results.get("streaming")
-    if streaming:
-        steps += [("streamed: first", streaming["first_sync"])]
-        steps += [("streamed: re-sync", streaming["resync"])]
+    previous = results.get("previous")
+    if previous:
+        steps += [("two-body client: first", previous["first_sync"])]
+        steps += [("two-body client: re-sync", previous["resync"])]
     for name, row in steps:
         lines.append(
             f"{name:<26} {row['seconds']:7.2f} {row['fetch_seconds'] or 0:6.2f}"
@@ -686,8 +731,11 @@ def format_table(results: dict[str, Any]) -> str:
     latency = results["latency"]
     lines += [
         "",
+        "(streamed: fetch is the lists and opening all_stock; its rows download during store)",
         f"ratios: first sync {results['ratios']['first_sync']}x, "
-        f"re-sync {results['ratios']['resync']}x the baseline",
+        f"re-sync {results['ratios']['resync']}x the 4-body baseline "
+        f"({results['ratios_five_bodies']['first_sync']}x, "
+        f"{results['ratios_five_bodies']['resync']}x the 5-body one)",
         f"rows written: first {_written(first)}; re-sync {_written(again)}",
         f"code latency alone: median {latency['alone']['median_s']} s, "
         f"max {latency['alone']['max_s']} s; during a sync ({latency['during_sync']['codes']} "
@@ -711,122 +759,6 @@ def _written(row: dict[str, Any]) -> str:
     )
 
 
-# --- what a streaming client would change (a prototype, not product code) ---------------
-
-
-def stream_rows(response) -> Any:
-    """Objects of a JSON array body, decoded one at a time as the body arrives."""
-    decoder = json.JSONDecoder()
-    response.encoding = "utf-8"
-    buffer, pos = "", -1
-    for chunk in response.iter_content(chunk_size=1 << 16, decode_unicode=True):
-        buffer = buffer[max(pos, 0) :] + chunk
-        if pos < 0:  # before the array opens
-            if "[" not in buffer:
-                continue
-            pos = buffer.index("[") + 1
-        else:
-            pos = 0
-        while True:
-            while pos < len(buffer) and buffer[pos] in " \r\n\t,":
-                pos += 1
-            if pos >= len(buffer) or buffer[pos] == "]":
-                break
-            try:
-                row, pos_after = decoder.raw_decode(buffer, pos)
-            except json.JSONDecodeError:
-                break  # the object continues in the next chunk
-            pos = pos_after
-            yield row
-
-
-def streamed_quotes(session, url: str) -> Any:
-    """SMSPool's /sms/all_stock as Quotes, one row at a time: it carries price and stock,
-    so one body replaces pricing + all_stock + a merge."""
-    from decimal import Decimal
-
-    from providers.types import Quote
-
-    with session.post(
-        f"{url}/sms/all_stock", data={"key": CATALOG_KEY}, stream=True, timeout=120
-    ) as response:
-        response.raise_for_status()
-        for row in stream_rows(response):
-            yield Quote(
-                service_id=str(row["service"]),
-                country_id=str(row["country"]),
-                price=Decimal(row["price"]),
-                currency="USD",
-                stock=row.get("stock"),
-                pool=str(row["pool"]),
-            )
-
-
-def child_stream_sync(account_id: int) -> dict[str, Any]:
-    """The same store fed by the streaming prototype (lists through the real client)."""
-    import requests
-
-    from providers import services
-    from providers.models import ProviderAccount
-    from providers.types import Catalog
-
-    account = ProviderAccount.objects.get(pk=account_id)
-    reset_peak_memory()
-    resting = memory_mb()["rss"]
-    with LockWatch().watching() as locks:
-        started = time.perf_counter()
-        client = account.client()
-        catalog = Catalog(
-            countries=client.list_countries(),
-            services=client.list_services(),
-            pools=client.list_pools(),
-            quotes=streamed_quotes(requests.Session(), account.base_url),  # type: ignore[arg-type]
-        )
-        result = services.store_catalog(account, catalog)
-        seconds = time.perf_counter() - started
-    peak = memory_mb()["peak"]
-    return {
-        "seconds": round(seconds, 3),
-        "fetch_seconds": None,  # downloading and storing overlap
-        "store_seconds": round(seconds, 3),
-        "resting_rss_mb": resting,
-        "peak_rss_mb": peak,
-        "fetch_peak_rss_mb": peak,
-        "store_peak_rss_mb": peak,
-        "growth_mb": round(peak - resting, 1),
-        **locks.figures(),
-        "result": asdict(result),
-    }
-
-
-def measure_streaming(live: str, baseline: dict[str, Any]) -> dict[str, Any]:
-    """First sync and re-sync through the streaming prototype, against its own bodies."""
-    member = make_membership("Bench streaming")
-    account = make_account(member.team, live, CATALOG_KEY, "SMSPool streamed")
-    _say("what-if: the same store fed by a streaming reader (first sync, re-sync)")
-    first, again = (
-        run_child("stream-sync", str(account.pk)),
-        run_child("stream-sync", str(account.pk)),
-    )
-    bodies = [p for p in SMSPOOL_BODIES if p != "/request/pricing"]
-    own = statistics.median(
-        sum(r["seconds_by_body"][p] for p in bodies) for r in baseline["rounds"]
-    )
-    return {
-        "first_sync": first,
-        "resync": again,
-        "baseline_own_bodies_s": round(own, 3),
-        "ratios_own_bodies": {
-            "first_sync": round(first["seconds"] / own, 2),
-            "resync": round(again["seconds"] / own, 2),
-        },
-        "ratios_full_baseline": {
-            "first_sync": round(first["seconds"] / baseline["seconds"], 2),
-            "resync": round(again["seconds"] / baseline["seconds"], 2),
-        },
-    }
-
-
 # --- entry points ---------------------------------------------------------------------------
 
 
@@ -843,11 +775,12 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(parser)
     parser.add_argument("--keep-db", action="store_true", help="keep the benchmark's database")
     parser.add_argument(
-        "--no-streaming",
-        dest="streaming",
+        "--no-compare",
+        "--no-streaming",  # its name while the comparison was a streaming prototype
+        dest="compare",
         action="store_false",
         default=None,
-        help="skip the streaming-client prototype",
+        help="skip the comparison with the two-body client SMSPool used before it streamed",
     )
     values = vars(parser.parse_args(argv))
     options = Options(**{k: v for k, v in values.items() if v is not None})
@@ -879,7 +812,11 @@ def main(argv: list[str] | None = None) -> int:
 def child_main(step: str, arg: str) -> int:
     """A child step: print its figures as one JSON line on stdout."""
     _setup_django()
-    steps = {"baseline": child_baseline, "sync": child_sync, "stream-sync": child_stream_sync}
+    steps = {
+        "baseline": child_baseline,
+        "sync": child_sync,
+        "sync-previous": child_sync_previous,
+    }
     figures = steps[step](arg if step == "baseline" else int(arg))
     print(json.dumps(figures, default=str))
     return 0

@@ -5,18 +5,23 @@ retry (with backoff, honouring Retry-After), maps transport failures to the
 error taxonomy, logs one line per call, and keeps the API key out of every
 log line and exception. Tests patch `providers.http.session_for` or point a
 client at the sandbox.
+
+`Transport.call` hands a client the whole answer; `Transport.stream_rows`
+hands it the elements of a JSON array one at a time as the body arrives, for
+answers too large to hold (SMSPool's 30 MB, 150,000-row price list).
 """
 
 from __future__ import annotations
 
 import email.utils
+import itertools
 import json as jsonlib
 import logging
 import random
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -37,6 +42,11 @@ REDACTED = "[redacted]"
 SANDBOX_HEADER = "X-Smsdesk-Sandbox"
 
 _local = threading.local()
+
+# A streamed body is read in pieces of this many bytes.
+STREAM_CHUNK = 64 * 1024
+_SPACE = re.compile(r"[ \t\n\r]*")
+_NUMBER_GOES_ON = re.compile(r"[0-9.eE+-]*")
 
 # Keys some protocols carry in the query string (SMS-Activate's api_key).
 _QUERY_SECRET = re.compile(r"(?i)\b(api_key|apikey|key|token)=[^&\s\"']+")
@@ -157,12 +167,42 @@ class Transport:
         Raises a ProviderError subclass for every failure; never a `requests`
         exception, never a message containing a secret.
         """
+        return self._retrying(call, lambda attempt: self._attempt(call, parse, attempt))
+
+    def stream_rows(
+        self,
+        call: Call,
+        parse: Callable[[Response], Iterable[Any]],
+        *,
+        parse_float: Callable[[str], Any] = float,
+    ) -> Iterator[Any]:
+        """Send `call` now and return an iterator over the elements of its JSON array
+        body, each decoded as soon as it has arrived: the body is never held whole.
+
+        Until the first element, everything is as for `call` (budget, timeouts,
+        retries, logging, redaction, taxonomy): an answer that is not a 2xx JSON
+        array (an error envelope, an HTML page, a 429 or 5xx) is read whole and
+        goes through `parse`, which returns its rows or raises. After that nothing
+        is retried: a body that breaks off or stops being JSON raises
+        UpstreamUnavailable from the iterator. Read it to the end or close it.
+        """
+        return self._retrying(
+            call, lambda attempt: self._open_rows(call, parse, attempt, parse_float)
+        )
+
+    def _retrying(self, call: Call, attempt_once: Callable[[int], T]) -> T:
+        """`attempt_once(attempt)`, repeated while `_retry_delay` allows; secrets scrubbed."""
         waited = 0.0
+        uncertain = False  # an earlier attempt may have been carried out
         for attempt in range(1, self.max_attempts + 1):
             try:
-                return self._attempt(call, parse, attempt)
+                return attempt_once(attempt)
             except ProviderError as exc:
                 self._scrub(exc)
+                if uncertain:
+                    # A later refusal (a 429, say) does not undo an earlier attempt.
+                    exc.details["earlier_attempt_unknown"] = True
+                uncertain = uncertain or exc.outcome_unknown
                 delay = self._retry_delay(exc, call, attempt, waited)
                 if delay is None:
                     raise
@@ -188,7 +228,16 @@ class Transport:
             return None
         return delay
 
-    def _attempt(self, call: Call, parse: Callable[[Response], T], attempt: int) -> T:
+    def _send(
+        self,
+        call: Call,
+        attempt: int,
+        read: Callable[[requests.Response], T],
+        *,
+        stream: bool = False,
+    ) -> tuple[requests.Response, T]:
+        """One request under the budget and timeouts, `read(raw)` (the body or its
+        start) and one log line; transport failures as UpstreamUnavailable."""
         if self.budget is not None:
             self.budget.acquire(max_wait=self.max_wait)
         path = urlsplit(call.url).path
@@ -203,21 +252,65 @@ class Transport:
                 headers=call.headers,
                 timeout=self.timeout,
                 allow_redirects=False,
+                stream=stream,
             )
-            text = raw.text
+            body = read(raw)
         except requests.RequestException as exc:
             self._log(call, path, type(exc).__name__, started, attempt)
             raise self._transport_error(exc) from None
         self._log(call, path, raw.status_code, started, attempt)
-        response = Response(raw.status_code, dict(raw.headers), text, path)
+        return raw, body
+
+    def _attempt(self, call: Call, parse: Callable[[Response], T], attempt: int) -> T:
+        raw, text = self._send(call, attempt, lambda raw: raw.text)
+        response = Response(raw.status_code, dict(raw.headers), text, urlsplit(call.url).path)
         return self._check_status(response, parse)
 
-    def _check_status(self, response: Response, parse: Callable[[Response], T]) -> T:
-        if response.headers.get(SANDBOX_HEADER):
+    def _open_rows(
+        self,
+        call: Call,
+        parse: Callable[[Response], Iterable[Any]],
+        attempt: int,
+        parse_float: Callable[[str], Any],
+    ) -> Iterator[Any]:
+        raw, (start, rest) = self._send(call, attempt, _array_start_or_whole, stream=True)
+        if rest is None:  # not a 2xx JSON array: read whole, handled as `call` does
+            response = Response(raw.status_code, dict(raw.headers), start, urlsplit(call.url).path)
+            return iter(self._check_status(response, parse))
+        try:
+            self._check_sandbox(raw.headers)
+        except ProviderError:
+            raw.close()
+            raise
+        return self._rows(raw, itertools.chain([start], rest), parse_float)
+
+    def _rows(
+        self, raw: requests.Response, chunks: Iterable[str], parse_float: Callable[[str], Any]
+    ) -> Iterator[Any]:
+        """The streamed elements; a failure half way raised as UpstreamUnavailable."""
+        try:
+            yield from json_array_items(chunks, parse_float=parse_float)
+        except (requests.RequestException, ProviderError) as exc:
+            if isinstance(exc, ProviderError):
+                error = exc
+            else:
+                name = type(exc).__name__
+                error = UpstreamUnavailable(f"The provider's answer broke off half way ({name}).")
+            self._scrub(error)
+            log.warning("%s streamed answer failed: %s", self.label, error.message)
+            raise error from None
+        finally:
+            raw.close()
+
+    def _check_sandbox(self, headers) -> None:
+        if headers.get(SANDBOX_HEADER):
             self.sandbox_seen = True
             if not settings.SANDBOX_ENABLED:
                 # Production never trades with the built-in sandbox by accident.
                 raise InvalidRequest("The sandbox provider is disabled on this installation.")
+
+    def _check_status(self, response: Response, parse: Callable[[Response], T]) -> T:
+        self._check_sandbox(response.headers)
         if response.status == 429:
             retry_after = response.retry_after()
             if self.budget is not None:
@@ -274,6 +367,66 @@ class Transport:
             elapsed_ms,
             attempt,
         )
+
+
+def _array_start_or_whole(raw: requests.Response) -> tuple[str, Iterator[str] | None]:
+    """The start of a 2xx JSON array body and an iterator over the rest of it, or any
+    other body read whole (and None)."""
+    raw.encoding = raw.encoding or "utf-8"
+    chunks = raw.iter_content(STREAM_CHUNK, decode_unicode=True)
+    start = ""
+    for chunk in chunks:
+        start += chunk
+        if start.strip():
+            break
+    if 200 <= raw.status_code < 300 and start.lstrip().startswith("["):
+        return start, chunks
+    return start + "".join(chunks), None
+
+
+def json_array_items(chunks: Iterable[str], *, parse_float=float) -> Iterator[Any]:
+    """The elements of a JSON array that arrives as text in `chunks`, in order, each
+    decoded once it is complete (an element may span any number of chunks).
+
+    Raises UpstreamUnavailable when the text is not a JSON array or ends before
+    the array does; the elements before that point have been yielded.
+    """
+    decoder = jsonlib.JSONDecoder(parse_float=parse_float)
+    buffer, opened, first = "", False, True
+    for chunk in chunks:
+        buffer += chunk
+        pos = 0
+        if not opened:
+            pos = _SPACE.match(buffer).end()
+            if pos == len(buffer):
+                continue
+            if buffer[pos] != "[":
+                raise UpstreamUnavailable("The provider's answer is not a JSON list.")
+            opened, pos = True, pos + 1
+        while True:
+            pos = _SPACE.match(buffer, pos).end()
+            if first and buffer[pos : pos + 1] == "]":
+                return
+            try:
+                item, end = decoder.raw_decode(buffer, pos)
+            except jsonlib.JSONDecodeError:
+                break  # the element goes on in the next chunk (or is not JSON)
+            after = _SPACE.match(buffer, end).end()
+            if after == len(buffer) or _number_goes_on(item, buffer, end):
+                break  # the array may end, or the number go on ("1." "5"): wait for more
+            if buffer[after] not in ",]":
+                raise UpstreamUnavailable("The provider's answer is not a JSON list.")
+            yield item
+            if buffer[after] == "]":
+                return
+            pos, first = after + 1, False
+        buffer = buffer[pos:]
+    raise UpstreamUnavailable("The provider's answer ended before its list did.")
+
+
+def _number_goes_on(item: Any, buffer: str, end: int) -> bool:
+    """True when `item` is a number that only the end of `buffer` cut short ("1.", "2e")."""
+    return not isinstance(item, dict | list | str) and bool(_NUMBER_GOES_ON.fullmatch(buffer, end))
 
 
 def _never_sent(exc: requests.RequestException) -> bool:

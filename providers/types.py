@@ -8,6 +8,7 @@ for reference and debugging.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -90,7 +91,7 @@ class Pool:
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: clients may hold 150,000 of them
 class Quote:
     service_id: str
     country_id: str
@@ -108,7 +109,9 @@ class Catalog:
     countries: list[Country]
     services: list[Service]
     pools: list[Pool] = field(default_factory=list)
-    quotes: list[Quote] = field(default_factory=list)
+    # A list, or an iterator that yields quotes as the provider's answer arrives
+    # (SMSPool): then it can be read only once, and may raise a ProviderError.
+    quotes: Iterable[Quote] = field(default_factory=list)
     # False: the host publishes no prices (an SMS-Activate clone answering
     # BAD_ACTION to getPrices). `quotes` then holds none, yet every pair of
     # `services` x `countries` may be ordered; its price is known after purchase.

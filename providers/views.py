@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_q.tasks import async_task
@@ -11,7 +12,7 @@ from accounts.access import get_object_for_user, get_team_for_user
 from accounts.roles import Permission
 from providers import services
 from providers.forms import ProviderAccountForm
-from providers.models import ProviderAccount
+from providers.models import CatalogCountry, CatalogService, ProviderAccount
 
 FORM_FIELDS = (
     "kind",
@@ -29,8 +30,8 @@ def provider_accounts_context(request, membership) -> dict:
     accounts = (
         ProviderAccount.objects.filter(team=membership.team)
         .annotate(
-            country_count=Count("catalog_countries", distinct=True),
-            service_count=Count("catalog_services", distinct=True),
+            country_count=_catalog_rows(CatalogCountry),
+            service_count=_catalog_rows(CatalogService),
         )
         .order_by("label")
     )
@@ -38,6 +39,13 @@ def provider_accounts_context(request, membership) -> dict:
         "provider_accounts": accounts,
         "can_manage_providers": membership.can(Permission.MANAGE_PROVIDERS),
     }
+
+
+def _catalog_rows(model) -> Coalesce:
+    """An account's `model` rows, counted on their own: joining both catalogue tables
+    and counting distinct rows walks countries x services (200,000 rows at live size)."""
+    rows = model.objects.filter(account=OuterRef("pk")).order_by().values("account")
+    return Coalesce(Subquery(rows.annotate(n=Count("pk")).values("n")), 0)
 
 
 def _settings(account):

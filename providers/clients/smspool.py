@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -61,6 +61,7 @@ from providers.types import (
     Balance,
     CancelResult,
     Capability,
+    Catalog,
     Country,
     Message,
     OrderState,
@@ -314,16 +315,19 @@ class SmsPoolClient(ProviderClient):
         idempotent: bool = True,
     ) -> T:
         """POST `fields` to `path` and return `parse(body)`; raise the taxonomy only."""
+        call = self._call(path, fields, idempotent=idempotent)
+        return self._send(call, lambda response: self._read(response, parse))
+
+    def _call(self, path: str, fields: dict[str, Any] | None, *, idempotent: bool = True) -> Call:
         data: dict[str, str] = {"key": self.api_key}
         data.update({k: str(v) for k, v in (fields or {}).items() if v not in (None, "")})
-        call = Call(
+        return Call(
             "POST",
             f"{self.base_url}{path}",
             data=data,
             headers={"Authorization": f"Bearer {self.api_key}"},
             idempotent=idempotent,
         )
-        return self._send(call, lambda response: self._read(response, parse))
 
     def _read[T](self, response: Response, parse: Callable[[Any], T]) -> T:
         body = load_json(response)
@@ -413,7 +417,7 @@ class SmsPoolClient(ProviderClient):
         except PriceTooHigh:  # "No price was found for this query."
             return []
 
-    def _pricing_quote(self, row: dict) -> Quote:
+    def _pricing_quote(self, row: dict, stock: int | None = None) -> Quote:
         service, country = to_text(row.get("service")), to_text(row.get("country"))
         expect(bool(service and country), "price row")
         return Quote(
@@ -421,6 +425,7 @@ class SmsPoolClient(ProviderClient):
             country_id=country,
             price=to_decimal(row.get("price"), what="price"),
             currency=self.currency,
+            stock=stock,
             pool=to_text(row.get("pool")),
         )
 
@@ -446,7 +451,38 @@ class SmsPoolClient(ProviderClient):
         )
 
     def _stock_quote(self, row: dict) -> Quote:
-        return replace(self._pricing_quote(row), stock=to_int_or_none(row.get("stock")))
+        return self._pricing_quote(row, stock=to_int_or_none(row.get("stock")))
+
+    def fetch_catalog(self) -> Catalog:
+        """Countries, services, pools and every pool's price and stock, in four requests.
+
+        `/sms/all_stock` carries service, country, pool, price and stock on each
+        row, so it alone gives the quotes; `/request/pricing` is read instead
+        only when it fails (those quotes have no stock, as in `get_quotes`).
+        `quotes` is an iterator over the body as it arrives (150,000 rows at
+        live size are never held): it can be read once, and raises
+        UpstreamUnavailable if the body breaks off half way.
+        """
+        countries, services, pools = self.list_countries(), self.list_services(), self.list_pools()
+        try:
+            quotes = self._streamed("/sms/all_stock", self._stock_quote, "stock list")
+        except ProviderError as exc:
+            log.info("SMSPool stock unavailable, quotes keep no stock: %s", exc.category)
+            quotes = self._streamed("/request/pricing", self._pricing_quote, "price list")
+        return Catalog(countries, services, pools, quotes=quotes)
+
+    def _streamed[T](self, path: str, parse_one: Callable[[Any], T], what: str) -> Iterator[T]:
+        """The rows of a list at `path`, parsed one at a time as the body arrives.
+
+        The request goes out now: a failure to answer raises here, a body that
+        breaks off raises from the iterator.
+        """
+        items = self.transport.stream_rows(
+            self._call(path, {}),
+            lambda response: self._read(response, lambda body: list_rows(body, what)),
+            parse_float=Decimal,
+        )
+        return parsed_rows(items, parse_one, what)
 
     def get_stock(self, *, service_id: str, country_id: str, pool: str = "") -> int:
         """Numbers in stock for one service/country (and pool) (`/sms/stock`)."""
@@ -1144,16 +1180,26 @@ def catalog_rows[T](body: Any, parse_one: Callable[[Any], T], what: str) -> list
     One dirty row among a thousand services must not stop the catalog sync;
     a body that is not a list at all still raises UpstreamUnavailable.
     """
-    items = body if isinstance(body, list) else rows(body, what)
-    parsed, skipped = [], 0
+    return list(parsed_rows(list_rows(body, what), parse_one, what))
+
+
+def list_rows(body: Any, what: str) -> list:
+    """A list body as it is, or a PHP array serialised as an object as its rows."""
+    return body if isinstance(body, list) else rows(body, what)
+
+
+def parsed_rows[T](items: Iterable[Any], parse_one: Callable[[Any], T], what: str) -> Iterator[T]:
+    """`parse_one` of each item, in order, skipping (and logging) unreadable ones."""
+    skipped = 0
     for item in items:
         try:
-            parsed.append(parse_one(item))
+            parsed = parse_one(item)
         except (UpstreamUnavailable, *MALFORMED):
             skipped += 1
+            continue
+        yield parsed
     if skipped:
         log.warning("SMSPool %s: skipped %d unreadable row(s)", what, skipped)
-    return parsed
 
 
 def rental_offer_rows(body: Any) -> list[tuple[str, dict]]:

@@ -143,7 +143,12 @@ class SandboxServer:
         return None, path
 
     def dispatch(self, request: Request) -> tuple[Reply, float]:
-        """The reply to `request` and how long to hold it back (timeout mode)."""
+        """The reply to `request` and how long to hold it back (timeout mode), from the
+        catalogue `config.catalog_size` names now (`--set`, /control/config)."""
+        with catalog.sized(self.config.catalog_size):
+            return self._dispatch(request)
+
+    def _dispatch(self, request: Request) -> tuple[Reply, float]:
         app, request.path = self.app_for(request.path)
         if app is None:
             return json_reply(

@@ -1,8 +1,6 @@
-"""The catalogue benchmark's instruments: the lock watch and the streaming prototype."""
+"""The catalogue benchmark's instruments: the lock watch and the ratios."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 from django.db import transaction
@@ -11,27 +9,12 @@ from providers import bench_catalog
 from providers.models import Country
 
 
-class FakeResponse:
-    """A body that arrives in the given pieces."""
-
-    def __init__(self, pieces: list[str]):
-        self.pieces = pieces
-        self.encoding = None
-
-    def iter_content(self, chunk_size: int, decode_unicode: bool):
-        yield from self.pieces
-
-
-@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 10_000])
-def test_stream_rows_decodes_objects_split_anywhere(size):
-    rows = [{"service": i, "name": f"Ser, vice {{{i}}}", "price": "0.5"} for i in range(40)]
-    body = " [\n" + ",\n ".join(json.dumps(r) for r in rows) + "\n]\n"
-    pieces = [body[i : i + size] for i in range(0, len(body), size)]
-    assert list(bench_catalog.stream_rows(FakeResponse(pieces))) == rows
-
-
-def test_stream_rows_reads_an_empty_list():
-    assert list(bench_catalog.stream_rows(FakeResponse(["[", " ]"]))) == []
+def test_the_ratios_divide_by_the_bodies_the_client_reads():
+    round_ = {"seconds_by_body": dict.fromkeys(bench_catalog.SMSPOOL_BODIES, 0.5)}
+    assert bench_catalog.body_seconds(round_, bench_catalog.CLIENT_BODIES) == 2.0
+    assert "/request/pricing" not in bench_catalog.CLIENT_BODIES
+    results = {"first_sync": {"seconds": 7.0}, "resync": {"seconds": 5.0}}
+    assert bench_catalog.ratios(results, 2.0) == {"first_sync": 3.5, "resync": 2.5}
 
 
 @pytest.mark.django_db(transaction=True)

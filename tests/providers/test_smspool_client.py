@@ -14,6 +14,7 @@ import re
 import threading
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -1772,25 +1773,87 @@ def test_it_filters_services_by_country(client, mocked):
     assert form(mocked.calls[0])["country"] == "GB"
 
 
-def test_it_fetches_the_catalog_in_five_requests(client, mocked):
+def catalog_lists(mocked) -> None:
     answer(
         mocked, "/country/retrieve_all", [{"ID": 1, "name": "United States", "short_name": "US"}]
     )
     answer(mocked, "/service/retrieve_all", [{"ID": 1, "name": "1688"}])
     answer(mocked, "/pool/retrieve_all", [{"ID": 7, "name": "Foxtrot"}])
+
+
+def test_it_fetches_the_catalog_in_four_requests(client, mocked):
+    # all_stock carries price, pool and stock: the price list is not read at all.
+    catalog_lists(mocked)
     answer(mocked, "/request/pricing", [{"service": 1, "country": 1, "pool": 7, "price": "0.24"}])
     answer(
         mocked,
         "/sms/all_stock",
         [{"service": 1, "country": 1, "pool": 7, "price": "0.24", "stock": 3}],
     )
-    assert client.fetch_catalog() == Catalog(
+    catalog = client.fetch_catalog()
+    assert replace(catalog, quotes=list(catalog.quotes)) == Catalog(
         countries=[Country("1", "United States", "US")],
         services=[Service("1", "1688")],
         pools=[Pool("7", "Foxtrot")],
         quotes=[Quote("1", "1", Decimal("0.24"), "USD", stock=3, pool="7")],
     )
-    assert len(mocked.calls) == 5
+    assert [c.request.url for c in mocked.calls][-1] == BASE + "/sms/all_stock"
+    assert len(mocked.calls) == 4
+    assert form(mocked.calls[-1]) == {"key": KEY}
+
+
+def test_it_streams_catalog_quotes_and_skips_unreadable_rows(client, mocked):
+    catalog_lists(mocked)
+    stock = [
+        {"service": 1, "country": 1, "pool": 7, "price": "0.24", "stock": 3},
+        {"service": 2, "country": 1, "pool": 7, "price": 0.3, "stock": "n/a"},
+        {"service": None, "country": 1, "pool": 7, "price": "0.24"},
+        7,
+        {"service": 3, "country": 1, "pool": 7, "price": "cheap", "stock": 1},
+    ]
+    answer(mocked, "/sms/all_stock", stock)
+    quotes = client.fetch_catalog().quotes
+    assert not isinstance(quotes, list)
+    assert list(quotes) == [
+        Quote("1", "1", Decimal("0.24"), "USD", stock=3, pool="7"),
+        Quote("2", "1", Decimal("0.3"), "USD", stock=None, pool="7"),
+    ]
+
+
+def test_it_reads_prices_without_stock_when_all_stock_fails(client, mocked, sleeps):
+    catalog_lists(mocked)
+    answer(mocked, "/sms/all_stock", "<html>busy</html>", 200)
+    answer(mocked, "/request/pricing", [{"service": 1, "country": 1, "pool": 7, "price": "0.24"}])
+    quotes = list(client.fetch_catalog().quotes)
+    assert quotes == [Quote("1", "1", Decimal("0.24"), "USD", pool="7")]
+
+
+def test_it_reads_the_catalog_from_a_php_style_object(client, mocked):
+    catalog_lists(mocked)
+    row = {"service": 1, "country": 1, "pool": 7, "price": "0.24", "stock": 3}
+    answer(mocked, "/sms/all_stock", {"0": row})
+    assert list(client.fetch_catalog().quotes) == [
+        Quote("1", "1", Decimal("0.24"), "USD", stock=3, pool="7")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (
+            403,
+            {"success": 0, "errors": [{"message": "Invalid API key", "param": "key"}]},
+            AuthFailed,
+        ),
+        (502, "<html>Bad gateway</html>", UpstreamUnavailable),
+    ],
+)
+def test_it_raises_when_neither_catalog_list_answers(client, mocked, status, body, error):
+    catalog_lists(mocked)
+    answer(mocked, "/sms/all_stock", body, status)
+    answer(mocked, "/request/pricing", body, status)
+    with pytest.raises(error):
+        client.fetch_catalog()
 
 
 def test_it_uses_the_account_currency(mocked):
@@ -2000,7 +2063,7 @@ METHODS: dict[str, Callable[[SmsPoolClient], Any]] = {
     "list_pools": lambda c: c.list_pools(),
     "get_quotes": lambda c: c.get_quotes(),
     "get_quotes(pair)": lambda c: c.get_quotes(service_id="1", country_id="1"),
-    "fetch_catalog": lambda c: c.fetch_catalog(),
+    "fetch_catalog": lambda c: list(c.fetch_catalog().quotes),
     "list_stock": lambda c: c.list_stock(),
     "get_stock": lambda c: c.get_stock(service_id="1", country_id="1"),
     "success_rates": lambda c: c.success_rates("1"),
