@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "orders",
     "rentals",
     "reports",
+    "sync",
 ]
 
 MIDDLEWARE = [
@@ -265,12 +266,15 @@ ORDERS_AUTO_REPLACE_LIMIT = env.int("ORDERS_AUTO_REPLACE_LIMIT", default=3)
 # The sync engine: seconds one poller task runs before handing over to the
 # next (must stay below Q_CLUSTER timeout), and whether services start pollers.
 SYNC_RUN_SECONDS = env.int("SYNC_RUN_SECONDS", default=50)
+# Cycles the dispatcher keeps queued or running at once (a few per worker keeps
+# every worker busy without queueing cycles long enough for their lease to end).
+SYNC_MAX_IN_FLIGHT = env.int("SYNC_MAX_IN_FLIGHT", default=2 * Q_CLUSTER["workers"])
 # Seconds to connect to a provider and to wait for each read of its answer.
 PROVIDER_TIMEOUT = (
     env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0),
     env.float("PROVIDER_READ_TIMEOUT", default=20.0),
 )
-ORDERS_AUTOSTART_POLLER = True
+SYNC_AUTOSTART = True  # services wake the sync engine when they give it work
 
 # Rentals: seconds between inbox checks of one rental (slower than orders), and
 # how long before expiry (without auto-extend) the renter is reminded.

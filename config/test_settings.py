@@ -28,7 +28,7 @@ if not REDIS_URL:
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 
 # Tests drive the sync engine explicitly, one cycle at a time.
-ORDERS_AUTOSTART_POLLER = False
+SYNC_AUTOSTART = False
 SYNC_RUN_SECONDS = 0
 
 # A file, not a shared in-memory database: the tests that run work in threads

@@ -12,8 +12,9 @@ its own sandbox provider (a subprocess, as in the embedded deployment):
    its own sandbox API key, so rate limits never mix), orders placed through
    the real `order_place` path, with the sandbox's rate limits off while
    placing and every rate budget reset afterwards;
-2. engine phase: the real pollers (`orders.sync.poll_account`, one thread per
-   account) follow every order while the sandbox delivers codes at random
+2. engine phase: the real sync engine (its dispatcher `dispatch_due` in one
+   thread, cycles `sync.engine.cycle` on four worker threads, as in a task
+   cluster) follows every order while the sandbox delivers codes at random
    times; each code's latency is from the sandbox's `delivered_at` to the
    commit of the OrderMessage row, and upstream requests come from the
    sandbox's own counters;
@@ -640,41 +641,70 @@ def _percentile(values: list[float], p: float) -> float | None:
     return value if value == math.inf else round(value, 3)
 
 
-# --- the engine: the real pollers ---------------------------------------------------------------
+# --- the engine: the real dispatcher and cycles ------------------------------------------------
+
+ENGINE_WORKERS = 4  # the task cluster's workers that run cycles
 
 
 def start_pollers(group: Group, stop: threading.Event) -> list[threading.Thread]:
-    """`orders.sync.poll_account` for each account, each in its own thread."""
-    threads = [
-        threading.Thread(target=_poll, args=(account.pk,), name=f"bench-poll-{kind}", daemon=True)
-        for kind, account in group.accounts.items()
+    """The sync engine as a task cluster runs it: the real dispatcher (`dispatch_due`,
+    one thread) hands due cycles to ENGINE_WORKERS threads running `engine.cycle`."""
+    import queue
+
+    from providers import leases
+
+    for account in group.accounts.values():
+        leases.mark_due(account.pk)
+    cycles: queue.Queue = queue.Queue()
+    threads = [threading.Thread(target=_dispatcher, args=(cycles, stop), name="bench-dispatch")]
+    threads += [
+        threading.Thread(target=_cycle_worker, args=(cycles, stop), name=f"bench-worker-{n}")
+        for n in range(ENGINE_WORKERS)
     ]
     for thread in threads:
+        thread.daemon = True
         thread.start()
     return threads
 
 
-def _poll(account_id: int) -> None:
+def _dispatcher(cycles, stop: threading.Event) -> None:
     from django.db import connections
 
-    from orders import sync
+    from sync import engine
 
     try:
-        sync.poll_account(account_id)
+        while not stop.is_set():
+            engine.dispatch_due(enqueue=lambda account_id, token: cycles.put((account_id, token)))
+            stop.wait(engine.TICK)
+    finally:
+        connections.close_all()
+
+
+def _cycle_worker(cycles, stop: threading.Event) -> None:
+    import queue
+
+    from django.db import connections
+
+    from sync import engine
+
+    try:
+        while not stop.is_set():
+            try:
+                account_id, token = cycles.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            engine.cycle(account_id, token)
     finally:
         connections.close_all()
 
 
 def stop_pollers(group: Group, stop: threading.Event) -> None:
-    """Take the pollers' leases: each stops at its next renewal, as when another poller wins."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
+    """The stop event ends the dispatcher and the workers; nothing is due afterwards."""
     from providers.models import ProviderAccount
 
+    stop.set()
     ProviderAccount.objects.filter(pk__in=[a.pk for a in group.accounts.values()]).update(
-        poller_lease_owner="bench:stopped", poller_lease_until=timezone.now() + timedelta(hours=1)
+        sync_due_at=None
     )
 
 
@@ -883,12 +913,12 @@ def run(options: Options, command: str = "python manage.py bench") -> dict[str, 
     """The whole benchmark; needs a configured Django with a migrated database."""
     from django.test.utils import override_settings
 
-    from orders import sync
+    from providers import leases
+    from sync import engine as sync
 
     started, load = time.time(), os.getloadavg()
     with (
-        override_settings(ORDERS_AUTOSTART_POLLER=False, SYNC_RUN_SECONDS=_run_seconds(options)),
-        _no_handover(sync),
+        override_settings(SYNC_AUTOSTART=False),
         sandbox_running(options) as sandbox,
     ):
         sandbox.control("POST", "/config", {"rate_limits_enabled": False})
@@ -897,7 +927,7 @@ def run(options: Options, command: str = "python manage.py bench") -> dict[str, 
         _say(f"placing {sum(options.counts().values())} orders for the baseline")
         baseline = setup_group("baseline", sandbox, options)
         baseline.interval = options.baseline_interval
-        _say(f"engine phase: real pollers, {options.window:.0f} s")
+        _say(f"engine phase: dispatcher and cycles, {options.window:.0f} s")
         with CycleTimes(sync) as cycles:
             engine_figures = run_phase(
                 engine, sandbox, options, start_pollers, stop_pollers, options.seed
@@ -916,23 +946,19 @@ def run(options: Options, command: str = "python manage.py bench") -> dict[str, 
         "comparison": compare(engine_figures, baseline_figures),
         "board": board,
         "engine_settings": {
-            "MIN_INTERVAL": sync.MIN_INTERVAL,
+            "MIN_INTERVAL": leases.MIN_INTERVAL,
             "IDLE_INTERVAL": sync.IDLE_INTERVAL,
-            "POLL_SHARE": sync.POLL_SHARE,
-            "SMALL_BUDGET_POLL_SHARE": sync.SMALL_BUDGET_POLL_SHARE,
+            "POLL_SHARE": leases.POLL_SHARE,
+            "SMALL_BUDGET_POLL_SHARE": leases.SMALL_BUDGET_POLL_SHARE,
+            "ENGINE_WORKERS": ENGINE_WORKERS,
         },
     }
     results["targets"] = targets(results)
     return results
 
 
-def _run_seconds(options: Options) -> int:
-    """Each poller runs the whole phase; the benchmark stops it by taking its lease."""
-    return math.ceil(WARM_UP_LIMIT + options.window + options.drain + 10)
-
-
 class CycleTimes:
-    """How long each sync cycle took, per provider kind (wraps orders.sync.run_cycle)."""
+    """How long each sync cycle took, per provider kind (wraps sync.engine.run_cycle)."""
 
     def __init__(self, sync) -> None:
         self.sync = sync
@@ -963,17 +989,6 @@ class CycleTimes:
             row["cycle_p50"] = _percentile(seconds, 50)
             row["cycle_p95"] = _percentile(seconds, 95)
             row["cycle_max"] = round(max(seconds), 3) if seconds else None
-
-
-@contextmanager
-def _no_handover(sync) -> Iterator[None]:
-    """No django-q hand-over to a fresh poller task: the phase owns its pollers."""
-    original = sync.ensure_poller
-    sync.ensure_poller = lambda account_id: False
-    try:
-        yield
-    finally:
-        sync.ensure_poller = original
 
 
 def compare(engine: dict, baseline: dict) -> dict[str, Any]:

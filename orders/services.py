@@ -20,13 +20,13 @@ import audit
 from accounts.roles import Permission
 from orders.errors import CancelLocked, OrderActionError
 from orders.models import (
-    ACTIVE_STATES,
     AWAITING_CODE_STATES,
     PENDING_STATES,
     Order,
     OrderMessage,
     State,
 )
+from providers import leases
 from providers.errors import (
     AuthFailed,
     CancelTooEarly,
@@ -59,8 +59,6 @@ DEFAULT_CANCEL_LOCK = 30  # seconds, when a provider locks without saying how lo
 # asks, doubling from the base while it keeps refusing, up to the maximum.
 CANCEL_BACKOFF_BASE = 5
 CANCEL_BACKOFF_MAX = 60
-CANCEL_CLAIM = timedelta(seconds=30)  # a claimed try that died is retried after this
-EXPIRIES_PER_CYCLE = 10  # each costs a read and a cancel; the rest wait for the next cycle
 # An unconfirmed purchase the provider's lists cannot settle: left for staff.
 CANNOT_CONFIRM = "cannot_confirm"
 # By when a purchase call has surely ended (the transport's timeouts and retries
@@ -350,7 +348,7 @@ def placement_unconfirmed(order: Order, exc: ProviderError, *, actor, request=No
             payload={"provider": order.account.label, "reason": exc.message},
             request=request,
         )
-        transaction.on_commit(lambda: start_poller(order.account_id))
+        leases.mark_due(order.account_id)
     return order
 
 
@@ -380,7 +378,7 @@ def record_purchases(
                 request=request,
             )
         ledger.release(order=order)
-    transaction.on_commit(lambda: start_poller(order.account_id))
+    leases.mark_due(order.account_id)
     return orders
 
 
@@ -725,7 +723,7 @@ def _lock_wait(order: Order, seconds: int, when_allowed: bool, actor, request):
                 payload={"seconds": seconds},
                 request=request,
             )
-            transaction.on_commit(lambda: start_poller(order.account_id))
+            leases.mark_due(order.account_id)
         raise CancelLocked(seconds=seconds, scheduled=True)
     raise CancelLocked(seconds=seconds)
 
@@ -816,7 +814,7 @@ def order_resend(*, order: Order, actor, request=None) -> Order:
             },
             request=request,
         )
-    transaction.on_commit(lambda: start_poller(order.account_id))
+    leases.mark_due(order.account_id)
     return current
 
 
@@ -926,13 +924,13 @@ def order_refresh(*, order: Order) -> Order:
     try:
         state = _client(order).get_order(order.upstream_id)
     except NotFound:
-        return _vanished(order)
+        return close_vanished(order)
     except ProviderError as exc:
         raise _action_failed(order, "read", exc) from exc
     return apply_state(order, state)
 
 
-def _vanished(order: Order) -> Order:
+def close_vanished(order: Order) -> Order:
     """The provider no longer knows an order: close it as it most likely ended."""
     if not order.is_active:
         return order
@@ -1073,97 +1071,6 @@ def _apply_final(order: Order, upstream: OrderState, now) -> Order:
 
 
 # --- the poller's to-do list ----------------------------------------------------------------
-
-
-def start_poller(account_id: int) -> None:
-    """Make sure a poller follows this account (a no-op when one already runs)."""
-    if not getattr(settings, "ORDERS_AUTOSTART_POLLER", True):
-        return
-    from orders.sync import ensure_poller
-
-    ensure_poller(account_id)
-
-
-def process_cancel_requests(account: ProviderAccount, now=None) -> int:
-    """Cancel the orders whose member asked "cancel when allowed" and whose lock is over.
-
-    Keeps trying for as long as the provider refuses (order_cancel backs off); the
-    request is dropped only when the order ends or a code arrives.
-    """
-    now = now or timezone.now()
-    due = Order.objects.filter(
-        account=account, cancel_requested=True, state__in=AWAITING_CODE_STATES
-    ).exclude(cancel_available_at__gt=now)
-    done = 0
-    for order in due:
-        # Claim it: only the poller that moves the next try forward does the cancel.
-        claimed = (
-            Order.objects.filter(pk=order.pk, cancel_requested=True)
-            .exclude(cancel_available_at__gt=now)
-            .update(cancel_available_at=now + CANCEL_CLAIM)
-        )
-        if not claimed:
-            continue
-        try:
-            order_cancel(order=order, actor=None, when_allowed=True, now=now)
-            done += 1
-        except CancelLocked:
-            pass  # still refused: order_cancel scheduled the next try
-        except OrderActionError as exc:
-            log.info("scheduled cancel of %s failed: %s", order.code, exc.message)
-    return done
-
-
-def process_expired(account: ProviderAccount, now=None) -> int:
-    """Close open orders that reached their expiry (by what the provider says about
-    each: used, or refunded); return how many were closed."""
-    now = now or timezone.now()
-    due = Order.objects.filter(account=account, state__in=ACTIVE_STATES, expires_at__lte=now)
-    count = 0
-    for order in due.order_by("expires_at")[:EXPIRIES_PER_CYCLE]:
-        if expire_order(order, now=now):
-            count += 1
-    return count
-
-
-def expire_order(order: Order, *, now=None) -> bool:
-    """Close one order whose time is up, by what the provider says about it; True when
-    it is closed now.
-
-    The provider's word decides: an order may have got its code upstream while
-    nobody was looking (the poller was down), and then it is used, not refunded.
-    Closed upstream, its final state applies; still open and without a code, it
-    is cancelled and refunded. When the provider cannot be asked, nothing is
-    assumed: the next cycle asks again. Refunds are booked once whoever books them.
-    """
-    now = now or timezone.now()
-    client = _client(order)
-    try:
-        current = apply_state(order, client.get_order(order.upstream_id), now=now)
-    except NotFound:
-        return _vanished(order).is_final
-    except ProviderError as exc:
-        log.info("reading %s at expiry: %s", order.code, exc.message)
-        return False
-    if current.is_final:
-        return True
-    if not current.awaits_code:
-        # Its code came while nobody looked: a used number whose time is up is done.
-        finish_order(current, State.COMPLETED, actor=None, action="order.completed")
-        return True
-    try:
-        result = client.cancel(current.upstream_id)
-    except NotFound:
-        return _vanished(current).is_final
-    except ProviderError as exc:
-        log.info("cancel at expiry of %s: %s", order.code, exc.message)
-        return False
-    refund = result.refunded if result.refunded is not None else current.cost
-    finished = finish_order(
-        current, State.EXPIRED, actor=None, action="order.expired", refund=refund
-    )
-    replace_if_asked(finished)
-    return True
 
 
 def replace_if_asked(order: Order) -> Order | None:

@@ -1,36 +1,26 @@
-"""The sync engine: keeps every active order in step with its provider.
+"""The orders step of a sync cycle (sync.engine runs it for each account that is due).
 
-Providers do not push, so smsdesk polls. One poller per provider account runs
-at a time across every process and machine: it holds a lease on the account
-row, claimed and renewed with conditional UPDATEs. A poller task loops for up
-to SYNC_RUN_SECONDS, polling fast while orders wait for a code and slowly
-when they do not, stops when nothing is active, and hands over to a fresh task
-when its time is up. A schedule (the watchdog) restarts pollers that died;
-it is not the polling clock (django-q2 schedules tick once a minute at best).
-
-Per cycle it prefers one bulk request (SMSPool request/active, SMSCode
-orders/active, SMS-Activate getActiveActivations, NumPool's order list when
-it carries status and code) over per-order checks; per-order checks are
-spread under the account's rate budget, code-awaiting and newest first.
+Per cycle it does scheduled cancels, then prefers one bulk request (SMSPool
+request/active, SMSCode orders/active, SMS-Activate getActiveActivations,
+NumPool's order list when it carries status and code) over per-order checks;
+per-order checks are spread under the account's rate budget, code-awaiting and
+newest first. Then it settles unconfirmed purchases and orphans, and closes
+orders whose time is up by what the provider says about each.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import time
-import uuid
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from django.conf import settings
-from django.db import IntegrityError, close_old_connections
+from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
 import audit
 from orders import services
+from orders.errors import CancelLocked, OrderActionError
 from orders.models import (
     ACTIVE_STATES,
     AWAITING_CODE_STATES,
@@ -39,6 +29,7 @@ from orders.models import (
     OrderMessage,
     State,
 )
+from providers import leases
 from providers.errors import NotFound, ProviderError, RateLimited, Unsupported
 from providers.models import ProviderAccount
 from providers.types import Capability, OrderState, OrderStatus, Purchase
@@ -47,14 +38,6 @@ from reports.models import LedgerKind
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 30
-MIN_INTERVAL = 1.0  # seconds between cycles while a code is awaited
-IDLE_INTERVAL = 5.0  # seconds between cycles when only received orders remain
-# The share of an account's rate budget the poller may spend; the rest stays
-# free for members' purchases and cancels. Small budgets (NumPool's 1/s) need
-# a larger share to be useful at all.
-POLL_SHARE = 0.15
-SMALL_BUDGET_POLL_SHARE = 0.5
 # An unconfirmed purchase absent from the provider's lists this long after its
 # call ended did not happen. (A request still being processed upstream after
 # that shows up later and is re-attached to its row: see _pending_match.)
@@ -69,175 +52,145 @@ CANNOT_CONFIRM = services.CANNOT_CONFIRM
 RECEIVED_RECHECK = timedelta(seconds=15)
 ABSENT_RECHECK = timedelta(seconds=15)
 SAME_TIME = timedelta(seconds=1)  # an expiry that moved less than this is not worth a write
+CANCEL_CLAIM = timedelta(seconds=30)  # a claimed cancel try that died is retried after this
+EXPIRIES_PER_CYCLE = 10  # each costs a read and a cancel; the rest wait for the next cycle
 
 
-# --- the lease ----------------------------------------------------------------------------
-
-
-def _lease_free(now) -> Q:
-    return Q(poller_lease_until__isnull=True) | Q(poller_lease_until__lt=now)
-
-
-def claim_lease(account_id: int, owner: str, seconds: int = LEASE_SECONDS) -> bool:
-    """Take the account's poller lease if nobody holds it; True when taken."""
-    now = timezone.now()
-    return bool(
-        ProviderAccount.objects.filter(pk=account_id)
-        .filter(_lease_free(now) | Q(poller_lease_owner=owner))
-        .update(poller_lease_owner=owner, poller_lease_until=now + timedelta(seconds=seconds))
-    )
-
-
-def renew_lease(account_id: int, owner: str, seconds: int = LEASE_SECONDS) -> bool:
-    """Extend our lease; False when another poller took it (we then stop)."""
-    until = timezone.now() + timedelta(seconds=seconds)
-    return bool(
-        ProviderAccount.objects.filter(pk=account_id, poller_lease_owner=owner).update(
-            poller_lease_until=until
-        )
-    )
-
-
-def release_lease(account_id: int, owner: str) -> None:
-    ProviderAccount.objects.filter(pk=account_id, poller_lease_owner=owner).update(
-        poller_lease_owner="", poller_lease_until=None
-    )
-
-
-def lease_is_free(account_id: int) -> bool:
-    return (
-        ProviderAccount.objects.filter(pk=account_id).filter(_lease_free(timezone.now())).exists()
-    )
-
-
-def ensure_poller(account_id: int) -> bool:
-    """Enqueue a poller for the account unless one holds the lease; True when enqueued."""
-    if not lease_is_free(account_id):
-        return False
-    from django_q.tasks import async_task
-
-    async_task("orders.tasks.poll_account", account_id, group="sync", q_options={"timeout": 90})
-    return True
-
-
-# --- one poller run --------------------------------------------------------------------------
+# --- the cycle's orders step ------------------------------------------------------------
 
 
 @dataclass
-class Cycle:
-    """What one sync cycle saw."""
+class _Spent:
+    """Requests a cycle's orders step made."""
 
-    awaiting: int = 0  # orders waiting for a code
-    active: int = 0  # all active orders, placing rows and due follow-ups
-    rentals: int = 0  # active rentals the cycle looked after
     requests: int = 0
-    rate_limited_for: float = 0.0
-
-    @property
-    def has_work(self) -> bool:
-        return bool(self.active or self.rentals)
 
 
-def poll_account(account_id: int) -> str:
-    """Poll one account until idle, out of time or the task cluster stops; hand over if
-    work remains. A stopping cluster waits for this task, so the loop then ends at the
-    next cycle boundary (within about a second) and its successor waits in the queue."""
-    from orders import shutdown
+def sync_orders(account: ProviderAccount, client, now) -> int:
+    """Bring the account's orders in step with the provider; return the requests made.
 
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    if not claim_lease(account_id, owner):
-        return "another poller holds the lease"
-    deadline = time.monotonic() + settings.SYNC_RUN_SECONDS
-    cycles, cycle = 0, Cycle()
-    stopping = shutdown.stop_requested()
-    try:
-        while not stopping:
-            started = time.monotonic()
-            account = ProviderAccount.objects.filter(pk=account_id, enabled=True).first()
-            if account is None:
-                return "account disabled or gone"
-            cycle = run_cycle(account)
-            cycles += 1
-            if not cycle.has_work or time.monotonic() >= deadline:
-                break
-            # The interval runs from cycle start to cycle start: the request rate is
-            # the one poll_interval budgets for, and a code waits no cycle time extra.
-            wait = poll_interval(account, cycle) - (time.monotonic() - started)
-            stopping = shutdown.sleep(max(cycle.rate_limited_for, wait, 0.0), sleep=time.sleep)
-            if not stopping and not renew_lease(account_id, owner):
-                return f"lease lost after {cycles} cycles"
-            close_old_connections()
-    finally:
-        release_lease(account_id, owner)
-    if (cycle.has_work or stopping) and settings.SYNC_RUN_SECONDS > 0:
-        ensure_poller(account_id)  # a fresh task continues; this worker is freed
-    return f"{cycles} cycles" + (", stopped with the cluster" if stopping else "")
+    Raises RateLimited (the engine waits) and other ProviderErrors.
+    """
+    spent = _Spent()
+    process_cancel_requests(account, now)
+    _sync_orders(account, client, now, spent)
+    process_expired(account, now)
+    return spent.requests
 
 
-def poll_interval(account: ProviderAccount, cycle: Cycle) -> float:
-    """Seconds from one cycle's start to the next: fast while codes are awaited, within
-    the budget share."""
-    if not cycle.awaiting:
-        return IDLE_INTERVAL
-    budget = account.budget()
-    per_second = budget.limit / budget.period
-    share = POLL_SHARE if per_second >= 2 else SMALL_BUDGET_POLL_SHARE
-    return max(MIN_INTERVAL, 1 / (per_second * share))
-
-
-def run_cycle(account: ProviderAccount, now=None) -> Cycle:
-    """One pass over the account: states, codes, cancels, expiries, orphans, rentals."""
-    now = now or timezone.now()
-    cycle = Cycle()
-    client = account.client(max_attempts=2, max_wait=2.0)
-    try:
-        services.process_cancel_requests(account, now)
-        _sync_orders(account, client, now, cycle)
-        services.process_expired(account, now)
-    except RateLimited as exc:
-        cycle.rate_limited_for = exc.retry_after or 5.0
-    except ProviderError as exc:
-        log.warning("sync of %s: %s", account.label, exc.message)
-        account.record_error(exc)
-    cycle.rentals = _sync_rentals(account, client, now)
-    _count_work(account, cycle)
-    return cycle
-
-
-def _count_work(account: ProviderAccount, cycle: Cycle) -> None:
+def count_work(account: ProviderAccount) -> tuple[int, int]:
+    """(orders awaited, orders to follow) of the account: what sets its next cycle."""
     orders = Order.objects.filter(account=account)
     # An unconfirmed purchase is awaited like a code: the member is waiting on it.
-    cycle.awaiting = (
+    awaited = (
         orders.filter(state__in=(*AWAITING_CODE_STATES, State.UNCONFIRMED))
         .exclude(error_category=CANNOT_CONFIRM)
         .count()
     )
-    cycle.active = orders.filter(_has_work()).count()
+    return awaited, orders.filter(_to_follow()).count()
 
 
-def _has_work() -> Q:
+def _to_follow() -> Q:
     waiting_for_staff = Q(state=State.UNCONFIRMED, error_category=CANNOT_CONFIRM)
     return (Q(state__in=(*ACTIVE_STATES, *PENDING_STATES)) & ~waiting_for_staff) | Q(
         cancel_requested=True
     )
 
 
-def _sync_rentals(account, client, now) -> int:
-    from rentals.sync import sync_rentals
+def accounts_with_orders_to_follow():
+    """Ids of the accounts with open or pending orders or scheduled cancels (a subquery)."""
+    return Order.objects.filter(_to_follow()).values("account")
 
+
+# --- scheduled cancels and expiry ----------------------------------------------------------
+
+
+def process_cancel_requests(account: ProviderAccount, now=None) -> int:
+    """Cancel the orders whose member asked "cancel when allowed" and whose lock is over.
+
+    Keeps trying for as long as the provider refuses (order_cancel backs off); the
+    request is dropped only when the order ends or a code arrives.
+    """
+    now = now or timezone.now()
+    due = Order.objects.filter(
+        account=account, cancel_requested=True, state__in=AWAITING_CODE_STATES
+    ).exclude(cancel_available_at__gt=now)
+    done = 0
+    for order in due:
+        # Claim it: only the poller that moves the next try forward does the cancel.
+        claimed = (
+            Order.objects.filter(pk=order.pk, cancel_requested=True)
+            .exclude(cancel_available_at__gt=now)
+            .update(cancel_available_at=now + CANCEL_CLAIM)
+        )
+        if not claimed:
+            continue
+        try:
+            services.order_cancel(order=order, actor=None, when_allowed=True, now=now)
+            done += 1
+        except CancelLocked:
+            pass  # still refused: order_cancel scheduled the next try
+        except OrderActionError as exc:
+            log.info("scheduled cancel of %s failed: %s", order.code, exc.message)
+    return done
+
+
+def process_expired(account: ProviderAccount, now=None) -> int:
+    """Close open orders that reached their expiry (by what the provider says about
+    each: used, or refunded); return how many were closed."""
+    now = now or timezone.now()
+    due = Order.objects.filter(account=account, state__in=ACTIVE_STATES, expires_at__lte=now)
+    count = 0
+    for order in due.order_by("expires_at")[:EXPIRIES_PER_CYCLE]:
+        if expire_order(order, now=now):
+            count += 1
+    return count
+
+
+def expire_order(order: Order, *, now=None) -> bool:
+    """Close one order whose time is up, by what the provider says about it; True when
+    it is closed now.
+
+    The provider's word decides: an order may have got its code upstream while
+    nobody was looking (the poller was down), and then it is used, not refunded.
+    Closed upstream, its final state applies; still open and without a code, it
+    is cancelled and refunded. When the provider cannot be asked, nothing is
+    assumed: the next cycle asks again. Refunds are booked once whoever books them.
+    """
+    now = now or timezone.now()
+    client = order.account.client()
     try:
-        return sync_rentals(account, client, now)
-    except RateLimited:
-        return 1
+        current = services.apply_state(order, client.get_order(order.upstream_id), now=now)
+    except NotFound:
+        return services.close_vanished(order).is_final
     except ProviderError as exc:
-        log.warning("rental sync of %s: %s", account.label, exc.message)
-        return 1
+        log.info("reading %s at expiry: %s", order.code, exc.message)
+        return False
+    if current.is_final:
+        return True
+    if not current.awaits_code:
+        # Its code came while nobody looked: a used number whose time is up is done.
+        services.finish_order(current, State.COMPLETED, actor=None, action="order.completed")
+        return True
+    try:
+        result = client.cancel(current.upstream_id)
+    except NotFound:
+        return services.close_vanished(current).is_final
+    except ProviderError as exc:
+        log.info("cancel at expiry of %s: %s", order.code, exc.message)
+        return False
+    refund = result.refunded if result.refunded is not None else current.cost
+    finished = services.finish_order(
+        current, State.EXPIRED, actor=None, action="order.expired", refund=refund
+    )
+    services.replace_if_asked(finished)
+    return True
 
 
 # --- fetching states -------------------------------------------------------------------------
 
 
-def _sync_orders(account: ProviderAccount, client, now, cycle: Cycle) -> None:
+def _sync_orders(account: ProviderAccount, client, now, cycle: _Spent) -> None:
     flag_lost_placements(account, now)
     active = list(Order.objects.filter(account=account, state__in=ACTIVE_STATES))
     bulk = _bulk_states(account, client, active, cycle)
@@ -307,7 +260,7 @@ def _same_time(a, b) -> bool:
     return abs(a - b) <= SAME_TIME
 
 
-def _bulk_states(account, client, active: list[Order], cycle: Cycle) -> list[OrderState] | None:
+def _bulk_states(account, client, active: list[Order], cycle: _Spent) -> list[OrderState] | None:
     """Every open upstream order in one request, or None when the provider has no such list
     (or the account's host turned out not to serve it)."""
     pending = _has_pending(account)
@@ -337,7 +290,7 @@ def _has_pending(account) -> bool:
     return Order.objects.filter(account=account, state__in=PENDING_STATES).exists()
 
 
-def _check_each(account, client, orders: list[Order], now, cycle: Cycle, recheck=None) -> None:
+def _check_each(account, client, orders: list[Order], now, cycle: _Spent, recheck=None) -> None:
     """Per-order checks for the orders that are due, most urgent first, within budget."""
     due = [o for o in orders if o.next_check_at is None or o.next_check_at <= now]
     due.sort(
@@ -361,10 +314,8 @@ def _check_each(account, client, orders: list[Order], now, cycle: Cycle, recheck
 
 def _per_cycle_allowance(account) -> int:
     """How many per-order checks one cycle may spend."""
-    budget = account.budget()
-    per_second = budget.limit / budget.period
-    share = POLL_SHARE if per_second >= 2 else SMALL_BUDGET_POLL_SHARE
-    return max(1, int(per_second * share * MIN_INTERVAL * 4))
+    per_second = leases.poll_rate(account)
+    return max(1, int(per_second * leases.MIN_INTERVAL * 4))
 
 
 # --- reconciliation ---------------------------------------------------------------------------
@@ -640,29 +591,3 @@ def _retry_purchase(order: Order) -> int:
             return 0
         return int(services.mark_not_found_upstream(order, exc.message, category=exc.category))
     return 1
-
-
-def accounts_needing_a_poller():
-    """Accounts with work for a poller (active orders, placing rows, cancel requests)."""
-    from rentals.sync import accounts_with_active_rentals
-
-    with_orders = Order.objects.filter(_has_work()).values("account")
-    return ProviderAccount.objects.filter(enabled=True).filter(
-        Q(pk__in=with_orders) | Q(pk__in=accounts_with_active_rentals())
-    )
-
-
-def release_settled_holds() -> int:
-    """Give back spend holds whose purchase is no longer pending (a safety net for a
-    process that died between booking a charge and releasing its hold); return how many."""
-    from rentals.models import RentalState
-    from reports.models import SpendHold
-
-    settled = Q(order__isnull=False) & ~Q(order__state__in=PENDING_STATES)
-    settled |= Q(purpose="rental", rental__isnull=False) & ~Q(rental__state=RentalState.PLACING)
-    settled |= Q(created__lt=timezone.now() - ledger.STALE_HOLD)
-    return (
-        SpendHold.objects.filter(released_at__isnull=True)
-        .filter(settled)
-        .update(released_at=timezone.now())
-    )

@@ -1,19 +1,14 @@
-"""django-q2 tasks for orders: thin, take ids, call the sync engine or services."""
+"""A task name queued by earlier versions, kept so tasks still in a queue run.
+
+The sync engine's tasks are in sync.tasks; `manage.py setup_schedules` removes
+the old watchdog schedule.
+"""
 
 from __future__ import annotations
 
-from orders import sync
+from providers import leases
 
 
 def poll_account(account_id: int) -> str:
-    return sync.poll_account(account_id)
-
-
-def watchdog() -> int:
-    """Restart pollers for accounts with work whose poller is not running; return how many."""
-    sync.release_settled_holds()
-    started = 0
-    for account_id in sync.accounts_needing_a_poller().values_list("pk", flat=True):
-        if sync.ensure_poller(account_id):
-            started += 1
-    return started
+    leases.mark_due(account_id)
+    return "handed to the sync engine"

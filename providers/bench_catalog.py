@@ -16,7 +16,7 @@ One run, on a throwaway SQLite database under var/bench/ (never db.sqlite3):
 3. first sync, then a re-sync of the unchanged catalogue, through the real
    `providers.services.catalog_sync` (the client streams all_stock's rows
    into the store as they arrive, so downloading and storing overlap);
-4. latency: a poller (`orders.sync.run_cycle` on its own schedule) follows
+4. latency: a poller (`sync.engine.run_cycle` on its own schedule) follows
    orders while codes arrive, first alone, then while a first sync of another
    account writes 150,000 rows;
 5. comparison (skip with --no-compare): the same syncs through the client as
@@ -469,16 +469,16 @@ class Poller:
     def _run(self) -> None:
         from django.db import connections
 
-        from orders import sync
         from providers.models import ProviderAccount
+        from sync import engine
 
         try:
             while not self.stop.is_set():
                 started = time.monotonic()
                 account = ProviderAccount.objects.get(pk=self.account_id)
-                cycle = sync.run_cycle(account)
+                cycle = engine.run_cycle(account)
                 self.cycles.append(time.monotonic() - started)
-                wait = sync.poll_interval(account, cycle) - (time.monotonic() - started)
+                wait = engine.poll_interval(account, cycle) - (time.monotonic() - started)
                 self.stop.wait(max(wait, 0.05))
         finally:
             connections.close_all()

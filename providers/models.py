@@ -77,9 +77,13 @@ class ProviderAccount(models.Model):
         null=True, blank=True, help_text="Seconds the request limit applies to."
     )
 
-    # The sync engine's lease: one poller per account across every process.
+    # The sync engine (see providers.leases): the lease (one cycle of an account at a
+    # time, across every process), when the next cycle is due (None: nothing to
+    # follow), and when work was last asked for.
     poller_lease_owner = models.CharField(max_length=64, blank=True, editable=False)
     poller_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    sync_due_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    sync_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)

@@ -19,6 +19,7 @@ from django.utils import timezone
 import audit
 from accounts.roles import Permission
 from orders.errors import OrderActionError
+from providers import leases
 from providers.canonical import country_iso_for, service_slug_for
 from providers.codes import extract_code
 from providers.errors import InsufficientBalance, NotFound, OutOfStock, ProviderError, RateLimited
@@ -238,7 +239,7 @@ def rental_unconfirmed(rental: Rental, exc: ProviderError, *, actor, request=Non
             payload={"provider": rental.account.label, "reason": exc.message},
             request=request,
         )
-        _start_poller(rental)
+        leases.mark_due(rental.account_id)
     return rental
 
 
@@ -326,18 +327,12 @@ def record_rental(rental: Rental, bought, *, actor, request=None) -> Rental:
             },
             request=request,
         )
-    _start_poller(rental)
+    leases.mark_due(rental.account_id)
     return rental
 
 
 def _length(duration: int, unit: str) -> timedelta:
     return timedelta(hours=duration) if unit == Unit.HOUR else timedelta(days=duration)
-
-
-def _start_poller(rental: Rental) -> None:
-    from orders.services import start_poller
-
-    transaction.on_commit(lambda: start_poller(rental.account_id))
 
 
 # --- acting on a rental ------------------------------------------------------------

@@ -15,8 +15,8 @@ def test_it_registers_every_declared_schedule_once():
     names = set(Schedule.objects.values_list("name", flat=True))
     expected = {SCHEDULE_PREFIX + s["name"] for s in declared_schedules()}
     assert names == expected
-    assert "smsdesk:orders.watchdog" in names
-    assert Schedule.objects.get(name="smsdesk:orders.watchdog").minutes == 1
+    assert "smsdesk:sync.watchdog" in names
+    assert Schedule.objects.get(name="smsdesk:sync.watchdog").minutes == 1
 
 
 @pytest.mark.django_db

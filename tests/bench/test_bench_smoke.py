@@ -4,15 +4,17 @@ targets), and the two engine properties it relies on stay true."""
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from orders import bench, sync
+from orders import bench
 from orders.models import Order
+from providers import leases
 from providers.models import ProviderAccount
+from sync import engine
 from tests.conftest import sandbox_account, start_sandbox
 
 FIGURES = {
@@ -77,10 +79,10 @@ def test_a_bulk_cycle_that_sees_nothing_new_writes_no_order(kind):
         for count in (2, 6):
             missing = count - Order.objects.count()
             bench._place_orders(membership, account, missing, f"quiet{count}")
-            sync.run_cycle(account)  # the first sighting records the listed status
+            engine.run_cycle(account)  # the first sighting records the listed status
             stamps = dict(Order.objects.values_list("pk", "updated"))
             with CaptureQueriesContext(connection) as captured:
-                sync.run_cycle(account)
+                engine.run_cycle(account)
             queries.append(len(captured))
             assert dict(Order.objects.values_list("pk", "updated")) == stamps
         assert queries[0] == queries[1]
@@ -89,27 +91,20 @@ def test_a_bulk_cycle_that_sees_nothing_new_writes_no_order(kind):
 
 
 @pytest.mark.django_db
-def test_the_poll_interval_runs_from_cycle_start_to_cycle_start(monkeypatch, settings):
+def test_the_next_cycle_is_due_one_interval_after_the_last_one_started(monkeypatch):
     account = ProviderAccount(team=bench.make_member("Clock").team, kind="smspool", label="P")
     account.set_api_key("key-1234")
     account.save()
-    clock, slept = [0.0], []
+    assert leases.claim(account.pk, "t1")
+    started = []
 
     def cycle(account, now=None):
-        clock[0] += 0.4  # each cycle takes 0.4 s
-        return sync.Cycle(awaiting=1, active=1)
+        started.append(now)
+        return engine.Cycle(awaiting=1, active=1)  # a slow cycle would not shift the clock
 
-    def sleep(seconds):
-        slept.append(round(seconds, 3))
-        clock[0] += seconds
-
-    monkeypatch.setattr(sync, "time", SimpleNamespace(monotonic=lambda: clock[0], sleep=sleep))
-    monkeypatch.setattr(sync, "run_cycle", cycle)
-    monkeypatch.setattr(sync, "poll_interval", lambda account, cycle: 1.0)
-    monkeypatch.setattr(sync, "ensure_poller", lambda account_id: False)
-    monkeypatch.setattr(sync, "close_old_connections", lambda: None)  # inside the test's atomic
-    settings.SYNC_RUN_SECONDS = 2
-
-    sync.poll_account(account.pk)
-
-    assert slept == [0.6, 0.6]
+    monkeypatch.setattr(engine, "run_cycle", cycle)
+    monkeypatch.setattr(engine, "poll_interval", lambda account, cycle: 1.0)
+    engine.cycle(account.pk, "t1")
+    account.refresh_from_db()
+    assert account.sync_due_at == started[0] + timedelta(seconds=1)
+    assert account.poller_lease_owner == ""

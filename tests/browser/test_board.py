@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from orders import sync
 from orders.models import Order, State
+from sync import engine
 from tests.browser.helpers import assert_same_document, deliver, login, mark_document, place
 from tests.conftest import sandbox_account, start_sandbox
 
@@ -54,7 +54,7 @@ def test_a_code_reaches_the_board_of_everyone_watching_without_a_reload(
 
     # The SMS arrives upstream; one sync cycle records it.
     deliver(sandbox, order, "Your WhatsApp code is 482-913")
-    sync.run_cycle(account)
+    engine.run_cycle(account)
     order.refresh_from_db()
     assert order.last_code == "482913"
 
@@ -110,7 +110,7 @@ def test_cancel_when_allowed_counts_down_then_the_row_leaves_the_board(page, tea
         # The lock ends upstream; the next cycle cancels, and the board drops the row.
         state = sandbox.state
         state.clock.advance(state.scaled(180))
-        sync.run_cycle(account, now=timezone.now() + timedelta(seconds=180))
+        engine.run_cycle(account, now=timezone.now() + timedelta(seconds=180))
         order.refresh_from_db()
         assert order.state == State.CANCELLED
         expect(row).to_have_count(0, timeout=6000)

@@ -7,7 +7,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from accounts.models import Membership
-from orders import sync
+from sync import engine
 from tests.browser.helpers import DESKTOP, PHONE, SCREENSHOTS, deliver, login, place
 from tests.conftest import sandbox_account
 
@@ -28,7 +28,7 @@ def test_board_and_dashboard_fit_a_phone_and_a_desktop(page, team, sandbox):
     waiting = place(team, bob, account)
     received = place(team, Membership.objects.get(user__username="alice").user, account)
     deliver(sandbox, received, "Your WhatsApp code is 482-913. Do not share it with anyone.")
-    sync.run_cycle(account)
+    engine.run_cycle(account)
 
     login(page, "bob")
     pages = {

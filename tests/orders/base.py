@@ -8,8 +8,8 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import sync
 from orders.models import Order
+from sync import engine
 from tests.base import BaseTestCase
 from tests.conftest import sandbox_account, start_sandbox
 
@@ -42,7 +42,7 @@ class SandboxTestCase(BaseTestCase):
 
     def cycle(self, account, *, later: float = 0.0):
         """One sync cycle, as a poller runs it; `later` seconds in our future."""
-        return sync.run_cycle(account, now=timezone.now() + timedelta(seconds=later))
+        return engine.run_cycle(account, now=timezone.now() + timedelta(seconds=later))
 
     def order_form(self, service="WhatsApp", country="United States", **extra):
         data = {

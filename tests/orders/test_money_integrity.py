@@ -22,6 +22,7 @@ from orders.models import Order, State
 from providers.types import OrderState, OrderStatus
 from reports import ledger
 from reports.models import LedgerEntry, LedgerKind, SpendHold
+from sync import engine
 from tests.base import make_user
 from tests.conftest import sandbox_account, start_sandbox
 from tests.orders.base import SandboxTestCase
@@ -285,9 +286,9 @@ class HeldAnswerTestCase(ThreadedSandboxTestCase):
                 deadline = time.monotonic() + 5
                 while not sandbox_orders(self.sandbox, account) and time.monotonic() < deadline:
                     time.sleep(0.02)
-                sync.run_cycle(account)  # sees the upstream order before its answer lands
+                engine.run_cycle(account)  # sees the upstream order before its answer lands
                 thread.join()
-                sync.run_cycle(account)
+                engine.run_cycle(account)
                 self.assertEqual(Order.objects.filter(account=account).count(), 1)
                 order = Order.objects.get(account=account)
                 self.assertEqual(order.state, State.WAITING)
@@ -409,7 +410,7 @@ class WhileNobodyLookedTestCase(SandboxTestCase):
                 order = Order.objects.get(account=account)
                 self.deliver(order, text="Your code is 771234")
                 self.advance(1300)  # past its lifetime upstream: used, closed
-                services.process_expired(account, now=order.expires_at + timedelta(seconds=1))
+                sync.process_expired(account, now=order.expires_at + timedelta(seconds=1))
                 order.refresh_from_db()
                 self.assertEqual(order.state, State.COMPLETED)
                 self.assertEqual(order.last_code, "771234")
@@ -455,7 +456,7 @@ class WhileNobodyLookedTestCase(SandboxTestCase):
         board = self.client.get(reverse("board", args=[self.team.code]))
         self.assertContains(board, "the provider cannot confirm this purchase")
         # Staff, having checked upstream, settle it in the admin.
-        self.assertFalse(sync.accounts_needing_a_poller().filter(pk=account.pk).exists())
+        self.assertFalse(engine.accounts_with_work().filter(pk=account.pk).exists())
         self.client.force_login(make_user("staff", is_staff=True, is_superuser=True))
         self.client.post(
             reverse("admin:orders_order_changelist"),

@@ -8,10 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from orders import sync
 from rentals import services
 from rentals.models import Rental, RentalOffer, RentalState
 from reports.models import LedgerEntry
+from sync import engine
 from tests.orders.base import SandboxTestCase
 
 
@@ -157,7 +157,7 @@ class SmsPoolRentalTestCase(RentalTestCase):
         self.rent(self.offer(self.smspool))
         rental = Rental.objects.get()
         self.message(rental, "Your code is 778899")
-        sync.run_cycle(self.smspool)
+        engine.run_cycle(self.smspool)
         rental.refresh_from_db()
         self.assertEqual(rental.message_count, 1)
 

@@ -1,5 +1,6 @@
-"""`manage.py qcluster` stops within seconds of a supervisor's SIGTERM, even while a
-poller runs; the poller releases its lease and leaves a successor for the next cluster."""
+"""`manage.py qcluster` stops within seconds of a supervisor's SIGTERM, even while the
+sync engine's dispatcher runs; it releases its lease and leaves a successor for the
+next cluster."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from django_q.tasks import async_task
 
 from accounts.models import Membership, Team
 from accounts.roles import Role
-from orders import quotes, services, shutdown
+from orders import quotes, services
 from orders.models import Order
 from providers.models import Country, ProviderAccount, Service
+from sync import shutdown
+from sync.models import EngineLease
 from tests.base import make_user
 from tests.conftest import sandbox_account
 from tests.processes import (
@@ -58,21 +61,22 @@ def place_order(sandbox) -> Order:
     return order
 
 
-def lease_owner(account_id: int) -> str:
-    return ProviderAccount.objects.get(pk=account_id).poller_lease_owner
+def dispatcher_owner() -> str:
+    lease = EngineLease.objects.filter(name="dispatcher").first()
+    return lease.owner if lease else ""
+
+
+def checked_at(account_id: int):
+    return Order.objects.filter(account_id=account_id).values_list("last_checked_at", flat=True)[0]
 
 
 @pytest.mark.slow
-def test_sigterm_stops_the_cluster_and_its_running_poller_within_seconds(
+def test_sigterm_stops_the_cluster_and_its_running_dispatcher_within_seconds(
     transactional_db, sandbox, tmp_path
 ):
     order = place_order(sandbox)
     account_id = order.account_id
-    async_task(
-        "orders.tasks.poll_account",
-        account_id,
-        q_options={"sync": False, "group": "sync", "timeout": 90},
-    )
+    async_task("sync.tasks.dispatch", q_options={"sync": False, "group": "sync", "timeout": 90})
     create_cache_table()
     log = tmp_path / "qcluster.log"
     with log.open("w") as out:
@@ -86,9 +90,10 @@ def test_sigterm_stops_the_cluster_and_its_running_poller_within_seconds(
         )
     group = {cluster.pid}
     try:
-        polling = wait_until(lambda: lease_owner(account_id) != "", timeout=60)
+        polling = wait_until(lambda: dispatcher_owner() != "", timeout=60)
         assert polling is not None, log.read_text()[-3000:]
-        time.sleep(1.5)  # a cycle or two: the poller is sleeping between cycles
+        cycled = wait_until(lambda: checked_at(account_id) is not None, timeout=30)
+        assert cycled is not None, log.read_text()[-3000:]  # its cycles run on the workers
         assert len(alive_in_groups(group)) >= 5  # main, sentinel, pusher, monitor, workers
 
         cluster.send_signal(signal.SIGTERM)  # what supervisord, Docker and Kubernetes send
@@ -103,7 +108,8 @@ def test_sigterm_stops_the_cluster_and_its_running_poller_within_seconds(
                 os.killpg(cluster.pid, signal.SIGKILL)
         cluster.wait()
 
-    assert lease_owner(account_id) == ""  # the next cluster's poller may start at once
-    results = Task.objects.filter(func="orders.tasks.poll_account").values_list("result", flat=True)
-    assert any("stopped with the cluster" in str(r) for r in results), list(results)
+    assert dispatcher_owner() == ""  # the next cluster's dispatcher may start at once
+    results = Task.objects.filter(func="sync.tasks.dispatch").values_list("result", flat=True)
+    assert any("cycles sent" in str(r) for r in results), list(results)
+    assert ProviderAccount.objects.get(pk=account_id).sync_due_at is not None  # still followed
     assert get_broker().queue_size() >= 1  # the successor, waiting for the next cluster

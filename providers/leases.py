@@ -1,0 +1,107 @@
+"""When each provider account needs a sync cycle, and who runs it.
+
+The sync engine (the `sync` app) follows every account with work: orders
+waiting for codes, rentals, unconfirmed purchases, scheduled cancels. Two
+fields on the account drive it:
+
+- `sync_due_at`: when its next cycle should start; None while it has nothing to
+  follow. Services call `mark_due` when they give an account work, and each
+  cycle sets the next due time from what it saw.
+- the lease (`poller_lease_owner`, `poller_lease_until`): at most one cycle of
+  an account runs at a time, across every process and machine. It is claimed
+  with a conditional UPDATE and ends when the cycle releases it, or by itself
+  when the process running the cycle dies.
+
+Nothing here knows the engine: `mark_due` sends `sync_requested`, which the
+engine answers by making sure its dispatcher runs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Case, Q, Value, When
+from django.dispatch import Signal
+from django.utils import timezone
+
+from providers.models import ProviderAccount
+
+# Longer than a cycle waits in the queue plus the longest cycle: a lease that
+# runs out means the process running the cycle died, and the account is due again.
+CYCLE_LEASE = timedelta(seconds=60)
+
+MIN_INTERVAL = 1.0  # seconds between cycles of an account while a code is awaited
+# The share of an account's rate budget the engine may spend; the rest stays
+# free for members' purchases and cancels. Small budgets (NumPool's 1/s) need a
+# larger share to be useful at all.
+POLL_SHARE = 0.15
+SMALL_BUDGET_POLL_SHARE = 0.5
+
+# Sent (with `account_id`) after an account was marked due.
+sync_requested = Signal()
+
+
+def lease_free(now: datetime) -> Q:
+    return Q(poller_lease_until__isnull=True) | Q(poller_lease_until__lt=now)
+
+
+def mark_due(account_id: int, when: datetime | None = None) -> None:
+    """Ask for a cycle of the account by `when` (now by default).
+
+    An earlier due time stands. A cycle running meanwhile sees the request when it
+    ends (`sync_requested_at`) and leaves the account due at once, so work given to
+    an account is never lost between a cycle's count and its release.
+    """
+    now = timezone.now()
+    when = when or now
+    ProviderAccount.objects.filter(pk=account_id).update(
+        sync_requested_at=now,
+        sync_due_at=Case(
+            When(Q(sync_due_at__isnull=True) | Q(sync_due_at__gt=when), then=Value(when)),
+            default="sync_due_at",
+        ),
+    )
+    sync_requested.send(sender=ProviderAccount, account_id=account_id)
+
+
+def claim(account_id: int, owner: str, now: datetime | None = None) -> bool:
+    """Take the account's lease for one cycle if nobody holds it; True when taken."""
+    now = now or timezone.now()
+    return bool(
+        ProviderAccount.objects.filter(pk=account_id)
+        .filter(lease_free(now))
+        .update(poller_lease_owner=owner, poller_lease_until=now + CYCLE_LEASE)
+    )
+
+
+def holds(account_id: int, owner: str) -> bool:
+    return ProviderAccount.objects.filter(
+        pk=account_id, poller_lease_owner=owner, poller_lease_until__gte=timezone.now()
+    ).exists()
+
+
+def release(account_id: int, owner: str, *, started: datetime, due_at: datetime | None) -> bool:
+    """End our cycle: free the lease and set when the next one is due (None: idle).
+
+    When work was asked for while the cycle ran, the account stays due now.
+    Returns False when the lease was no longer ours (it ran out).
+    """
+    now = timezone.now()
+    return bool(
+        ProviderAccount.objects.filter(pk=account_id, poller_lease_owner=owner).update(
+            poller_lease_owner="",
+            poller_lease_until=None,
+            sync_due_at=Case(
+                When(sync_requested_at__gte=started, then=Value(now)),
+                default=Value(due_at),
+            ),
+        )
+    )
+
+
+def poll_rate(account: ProviderAccount) -> float:
+    """Requests per second the engine may spend on the account (its share of the budget)."""
+    budget = account.budget()
+    per_second = budget.limit / budget.period
+    share = POLL_SHARE if per_second >= 2 else SMALL_BUDGET_POLL_SHARE
+    return per_second * share

@@ -1,0 +1,319 @@
+"""The sync engine: keeps every active order and rental in step with its provider.
+
+Providers do not push, so smsdesk polls. The engine sits above orders and
+rentals because it serves both: a cycle of one provider account runs
+`orders.sync.sync_orders` and `rentals.sync.sync_rentals` as sibling steps.
+
+A worker is busy only while a cycle runs. Each cycle is one short django-q2
+task (`sync.tasks.cycle`), and one dispatcher (`sync.tasks.dispatch`, a task
+that runs for SYNC_RUN_SECONDS and hands over to a successor) sends each
+account's cycle when it is due:
+
+- an account's due time (`sync_due_at`) is set by services when they give it
+  work (`providers.leases.mark_due`) and by each cycle from what it saw: soon
+  while codes are awaited, slower when only received orders remain, never when
+  nothing is left;
+- the dispatcher claims a due account's lease (one cycle at a time per account,
+  across every cluster and machine) and enqueues its cycle; it keeps at most
+  SYNC_MAX_IN_FLIGHT cycles queued or running, most overdue first;
+- one dispatcher runs across all clusters (an EngineLease); a schedule (the
+  watchdog, once a minute) restarts it if its process died, and is not the
+  polling clock (django-q2 schedules tick once a minute at best).
+
+So the worker time spent follows the work (cycles of accounts that have some),
+not the number of accounts, and a cluster with four workers serves hundreds of
+accounts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from providers import leases
+from providers.errors import ProviderError, RateLimited
+from providers.models import ProviderAccount
+from sync import shutdown
+
+log = logging.getLogger(__name__)
+
+DISPATCHER = "dispatcher"
+DISPATCHER_LEASE = timedelta(seconds=20)
+TICK = 0.2  # seconds between the dispatcher's looks while nothing is due sooner
+IDLE_INTERVAL = 5.0  # seconds between cycles when only received orders remain
+
+
+@dataclass
+class Cycle:
+    """What one sync cycle saw."""
+
+    awaiting: int = 0  # orders waiting for a code (or for a purchase to be confirmed)
+    active: int = 0  # orders to follow: open, pending, scheduled cancels
+    rentals: int = 0  # rentals to follow
+    requests: int = 0
+    rate_limited_for: float = 0.0
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.active or self.rentals)
+
+
+# --- one cycle --------------------------------------------------------------------------
+
+
+def run_cycle(account: ProviderAccount, now: datetime | None = None) -> Cycle:
+    """One pass over the account: orders (states, codes, cancels, expiries, unconfirmed
+    purchases, orphans), then rentals."""
+    from orders.sync import count_work, sync_orders
+    from rentals.sync import sync_rentals
+
+    now = now or timezone.now()
+    cycle = Cycle()
+    client = account.client(max_attempts=2, max_wait=2.0)
+    try:
+        cycle.requests += sync_orders(account, client, now)
+    except RateLimited as exc:
+        cycle.rate_limited_for = exc.retry_after or 5.0
+    except ProviderError as exc:
+        log.warning("sync of %s: %s", account.label, exc.message)
+        account.record_error(exc)
+    cycle.rentals = _rental_step(sync_rentals, account, client, now)
+    cycle.awaiting, cycle.active = count_work(account)
+    return cycle
+
+
+def _rental_step(sync_rentals, account, client, now) -> int:
+    try:
+        return sync_rentals(account, client, now)
+    except RateLimited:
+        return 1
+    except ProviderError as exc:
+        log.warning("rental sync of %s: %s", account.label, exc.message)
+        return 1
+
+
+def poll_interval(account: ProviderAccount, cycle: Cycle) -> float:
+    """Seconds from one cycle's start to the next: fast while codes are awaited, within
+    the budget share."""
+    if not cycle.awaiting:
+        return IDLE_INTERVAL
+    return max(leases.MIN_INTERVAL, 1 / leases.poll_rate(account))
+
+
+def next_due(account: ProviderAccount, cycle: Cycle, started: datetime) -> datetime | None:
+    """When the account's next cycle should start (None: nothing left to follow).
+
+    The interval runs from cycle start to cycle start: the request rate is the one
+    poll_interval budgets for, and a code waits no cycle time extra.
+    """
+    if not cycle.has_work:
+        return None
+    seconds = max(cycle.rate_limited_for, poll_interval(account, cycle))
+    return started + timedelta(seconds=seconds)
+
+
+def cycle(account_id: int, token: str) -> str:
+    """Run one cycle of an account whose lease the dispatcher claimed for `token`."""
+    started = timezone.now()
+    account = ProviderAccount.objects.filter(
+        pk=account_id, poller_lease_owner=token, enabled=True
+    ).first()
+    if account is None:
+        # Disabled meanwhile, or the lease ran out while the task waited: let go.
+        leases.release(account_id, token, started=started, due_at=None)
+        return "not ours any more"
+    result = run_cycle(account, started)
+    due = next_due(account, result, started)
+    leases.release(account_id, token, started=started, due_at=due)
+    return f"{result.requests} requests, next {'idle' if due is None else due.isoformat()}"
+
+
+# --- the dispatcher --------------------------------------------------------------------------
+
+
+def dispatch() -> str:
+    """Send due cycles for up to SYNC_RUN_SECONDS, then hand over (or stop when idle)."""
+    owner = _owner()
+    if not _claim_dispatcher(owner):
+        return "another dispatcher runs"
+    deadline = time.monotonic() + settings.SYNC_RUN_SECONDS
+    sent = 0
+    idle = False
+    try:
+        while not shutdown.stop_requested():
+            sent += len(dispatch_due())
+            idle = not _anything_due()
+            if idle or time.monotonic() >= deadline or not _renew_dispatcher(owner):
+                break
+            if shutdown.sleep(_until_next_due()):
+                break
+            close_old_connections()
+    finally:
+        _release_dispatcher(owner)
+    if not idle:
+        wake()  # a successor continues; this worker is freed
+    return f"{sent} cycles sent"
+
+
+def dispatch_due(now: datetime | None = None, enqueue=None) -> list[int]:
+    """Claim the leases of due accounts (most overdue first, within SYNC_MAX_IN_FLIGHT)
+    and enqueue their cycles; return their ids."""
+    now = now or timezone.now()
+    enqueue = enqueue or _enqueue_cycle
+    busy = ProviderAccount.objects.filter(poller_lease_until__gte=now).count()
+    room = settings.SYNC_MAX_IN_FLIGHT - busy
+    if room <= 0:
+        return []
+    due = (
+        ProviderAccount.objects.filter(enabled=True, sync_due_at__lte=now)
+        .filter(leases.lease_free(now))
+        .order_by("sync_due_at")
+        .values_list("pk", flat=True)[:room]
+    )
+    sent = []
+    for account_id in due:
+        token = f"{_owner()}:{uuid.uuid4().hex[:8]}"
+        if leases.claim(account_id, token, now):
+            enqueue(account_id, token)
+            sent.append(account_id)
+    return sent
+
+
+def _enqueue_cycle(account_id: int, token: str) -> None:
+    from django_q.tasks import async_task
+
+    async_task(
+        "sync.tasks.cycle",
+        account_id,
+        token,
+        group="sync",
+        save=False,  # hundreds a minute: their results are not worth a row each
+        q_options={"timeout": int(leases.CYCLE_LEASE.total_seconds())},
+    )
+
+
+def _anything_due() -> bool:
+    return ProviderAccount.objects.filter(enabled=True, sync_due_at__isnull=False).exists()
+
+
+def _until_next_due() -> float:
+    """Seconds to sleep: until the next account is due, at most a tick."""
+    soonest = (
+        ProviderAccount.objects.filter(enabled=True, sync_due_at__isnull=False)
+        .order_by("sync_due_at")
+        .values_list("sync_due_at", flat=True)
+        .first()
+    )
+    if soonest is None:
+        return TICK
+    return min(TICK, max(0.0, (soonest - timezone.now()).total_seconds()))
+
+
+def wake() -> bool:
+    """Make sure a dispatcher runs; True when one was enqueued (never with SYNC_AUTOSTART
+    off: tests and benchmarks drive the engine themselves)."""
+    from sync.models import EngineLease
+
+    if not getattr(settings, "SYNC_AUTOSTART", True):
+        return False
+    now = timezone.now()
+    running = EngineLease.objects.filter(name=DISPATCHER, until__gte=now).exists()
+    if running:
+        return False
+    from django_q.tasks import async_task
+
+    async_task("sync.tasks.dispatch", group="sync", q_options={"timeout": _dispatch_timeout()})
+    return True
+
+
+def on_sync_requested(sender, account_id: int, **kwargs) -> None:
+    """A service gave an account work: have the dispatcher look (after the commit)."""
+    transaction.on_commit(wake)
+
+
+def _dispatch_timeout() -> int:
+    return settings.SYNC_RUN_SECONDS + int(DISPATCHER_LEASE.total_seconds())
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _claim_dispatcher(owner: str) -> bool:
+    from sync.models import EngineLease
+
+    now = timezone.now()
+    EngineLease.objects.get_or_create(name=DISPATCHER)
+    free = Q(until__isnull=True) | Q(until__lt=now) | Q(owner=owner)
+    return bool(
+        EngineLease.objects.filter(name=DISPATCHER)
+        .filter(free)
+        .update(owner=owner, until=now + DISPATCHER_LEASE)
+    )
+
+
+def _renew_dispatcher(owner: str) -> bool:
+    from sync.models import EngineLease
+
+    until = timezone.now() + DISPATCHER_LEASE
+    return bool(EngineLease.objects.filter(name=DISPATCHER, owner=owner).update(until=until))
+
+
+def _release_dispatcher(owner: str) -> None:
+    from sync.models import EngineLease
+
+    EngineLease.objects.filter(name=DISPATCHER, owner=owner).update(owner="", until=None)
+
+
+# --- the watchdog ------------------------------------------------------------------------------
+
+
+def accounts_with_work():
+    """Enabled accounts with something to follow: open or pending orders, scheduled
+    cancels, active or unconfirmed rentals."""
+    from orders.sync import accounts_with_orders_to_follow
+    from rentals.sync import accounts_with_active_rentals
+
+    return ProviderAccount.objects.filter(enabled=True).filter(
+        Q(pk__in=accounts_with_orders_to_follow()) | Q(pk__in=accounts_with_active_rentals())
+    )
+
+
+def watchdog() -> int:
+    """Once a minute: accounts with work but no due time get one (work given without
+    `mark_due`, or lost to a crash), spend holds of settled purchases are released,
+    and the dispatcher is restarted if it died. Returns how many accounts were due."""
+    idle = accounts_with_work().filter(sync_due_at__isnull=True)
+    marked = idle.update(sync_due_at=timezone.now())
+    release_settled_holds()
+    wake()
+    return marked
+
+
+def release_settled_holds() -> int:
+    """Give back spend holds whose purchase is no longer pending (a safety net for a
+    process that died between booking a charge and releasing its hold); return how many."""
+    from orders.models import PENDING_STATES
+    from rentals.models import RentalState
+    from reports.ledger import STALE_HOLD
+    from reports.models import SpendHold
+
+    settled = Q(order__isnull=False) & ~Q(order__state__in=PENDING_STATES)
+    pending_rental = (RentalState.PLACING, RentalState.UNCONFIRMED)
+    settled |= Q(purpose="rental", rental__isnull=False) & ~Q(rental__state__in=pending_rental)
+    settled |= Q(created__lt=timezone.now() - STALE_HOLD)
+    return (
+        SpendHold.objects.filter(released_at__isnull=True)
+        .filter(settled)
+        .update(released_at=timezone.now())
+    )

@@ -1,0 +1,130 @@
+"""The sync engine: due times, the dispatcher, one cycle per task, the watchdog."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.test import TestCase, override_settings
+from django.utils import timezone
+
+from orders.models import Order, State
+from providers import leases
+from providers.models import ProviderAccount
+from sync import engine
+from sync.models import EngineLease
+from tests.base import BaseTestCase
+
+
+def make_account(team, label: str) -> ProviderAccount:
+    account = ProviderAccount(team=team, kind="smspool", label=label, base_url="https://x.test")
+    account.set_api_key("sbx_engine_" + label)
+    account.save()
+    return account
+
+
+class DueTimesTestCase(BaseTestCase):
+    def test_marking_due_never_delays_an_earlier_due_time(self):
+        account = make_account(self.team, "a")
+        soon = timezone.now() + timedelta(seconds=1)
+        leases.mark_due(account.pk, soon)
+        leases.mark_due(account.pk, soon + timedelta(minutes=5))
+        account.refresh_from_db()
+        self.assertEqual(account.sync_due_at, soon)
+
+    def test_work_asked_for_during_a_cycle_keeps_the_account_due(self):
+        # The cycle counted no work; an order placed meanwhile must not be forgotten.
+        account = make_account(self.team, "a")
+        self.assertTrue(leases.claim(account.pk, "t"))
+        started = timezone.now()
+        leases.mark_due(account.pk)
+        leases.release(account.pk, "t", started=started, due_at=None)
+        account.refresh_from_db()
+        self.assertIsNotNone(account.sync_due_at)
+        self.assertEqual(account.poller_lease_owner, "")
+
+    def test_an_account_with_nothing_to_follow_goes_idle(self):
+        account = make_account(self.team, "a")
+        self.assertTrue(leases.claim(account.pk, "t"))
+        leases.release(account.pk, "t", started=timezone.now(), due_at=None)
+        account.refresh_from_db()
+        self.assertIsNone(account.sync_due_at)
+
+
+class DispatcherTestCase(BaseTestCase):
+    def setUp(self):
+        self.sent: list[tuple[int, str]] = []
+
+    def dispatch(self, now=None):
+        return engine.dispatch_due(now, enqueue=lambda *args: self.sent.append(args))
+
+    def test_it_sends_due_accounts_most_overdue_first_and_claims_their_leases(self):
+        now = timezone.now()
+        late, later, idle = (make_account(self.team, n) for n in ("late", "later", "idle"))
+        ProviderAccount.objects.filter(pk=late.pk).update(sync_due_at=now - timedelta(seconds=9))
+        ProviderAccount.objects.filter(pk=later.pk).update(sync_due_at=now - timedelta(seconds=1))
+        self.assertEqual(self.dispatch(now), [late.pk, later.pk])
+        late.refresh_from_db()
+        self.assertEqual(late.poller_lease_owner, self.sent[0][1])
+        # Leased accounts are not sent again, however due they are.
+        self.assertEqual(self.dispatch(now), [])
+        self.assertNotIn(idle.pk, [a for a, _ in self.sent])
+
+    def test_it_keeps_at_most_the_allowed_cycles_in_flight(self):
+        now = timezone.now()
+        for n in range(5):
+            leases.mark_due(make_account(self.team, f"a{n}").pk, now)
+        with override_settings(SYNC_MAX_IN_FLIGHT=3):
+            self.assertEqual(len(self.dispatch(now)), 3)
+            self.assertEqual(len(self.dispatch(now)), 0)
+
+    def test_a_disabled_account_is_not_sent(self):
+        account = make_account(self.team, "off")
+        leases.mark_due(account.pk)
+        ProviderAccount.objects.filter(pk=account.pk).update(enabled=False)
+        self.assertEqual(self.dispatch(), [])
+
+    def test_a_lease_left_by_a_dead_cycle_runs_out_and_the_account_is_sent_again(self):
+        account = make_account(self.team, "a")
+        leases.mark_due(account.pk)
+        self.assertEqual(self.dispatch(), [account.pk])
+        later = timezone.now() + leases.CYCLE_LEASE + timedelta(seconds=1)
+        self.assertEqual(self.dispatch(later), [account.pk])
+
+    def test_only_one_dispatcher_runs_across_clusters(self):
+        EngineLease.objects.create(
+            name=engine.DISPATCHER, owner="other-host:1", until=timezone.now() + timedelta(9)
+        )
+        self.assertEqual(engine.dispatch(), "another dispatcher runs")
+
+
+class CycleTaskTestCase(BaseTestCase):
+    def test_a_cycle_whose_lease_ran_out_does_nothing(self):
+        account = make_account(self.team, "a")
+        self.assertTrue(leases.claim(account.pk, "old"))
+        ProviderAccount.objects.filter(pk=account.pk).update(poller_lease_owner="new")
+        self.assertEqual(engine.cycle(account.pk, "old"), "not ours any more")
+        account.refresh_from_db()
+        self.assertEqual(account.poller_lease_owner, "new")
+
+
+class WatchdogTestCase(TestCase):
+    def test_it_gives_accounts_with_work_a_due_time_and_leaves_idle_ones_alone(self):
+        from accounts.models import Team
+
+        team = Team.objects.create(name="W")
+        busy, quiet = make_account(team, "busy"), make_account(team, "quiet")
+        Order.objects.create(
+            team=team,
+            account=busy,
+            idempotency_key="k",
+            state=State.WAITING,
+            upstream_id="1",
+            service_upstream_id="1",
+            country_upstream_id="1",
+        )
+        with override_settings(SYNC_AUTOSTART=False):
+            self.assertEqual(engine.watchdog(), 1)
+        busy.refresh_from_db()
+        quiet.refresh_from_db()
+        self.assertIsNotNone(busy.sync_due_at)
+        self.assertIsNone(quiet.sync_due_at)
