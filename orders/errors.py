@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from accounts.errors import ActionError
+
 
 @dataclass
 class Alternative:
@@ -17,23 +19,12 @@ class Alternative:
     country_iso: str = ""
 
 
-class OrderActionError(Exception):
-    """An order action that could not be done; `message` is for the member."""
+class OrderActionError(ActionError):
+    """An order action that could not be done; `message` is for the member, and
+    `alternatives` say where else the same number could come from."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        next_step: str = "",
-        category: str = "",
-        retry_after: float | None = None,
-        alternatives: list[Alternative] | None = None,
-    ):
-        super().__init__(message)
-        self.message = message
-        self.next_step = next_step
-        self.category = category
-        self.retry_after = retry_after
+    def __init__(self, message: str, *, alternatives: list[Alternative] | None = None, **kw):
+        super().__init__(message, **kw)
         self.alternatives = alternatives or []
 
 

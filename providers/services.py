@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models.constants import OnConflict
+from django.dispatch import Signal
 from django.utils import timezone
 
 import audit
@@ -265,6 +266,11 @@ class SyncResult:
     longest_transaction: float = 0.0  # seconds: the longest the write lock was held
 
 
+# Sent after an account's catalogue was stored, with `account`; each receiver
+# stores its part (rentals: the rental offers) and returns how many rows.
+catalog_synced = Signal()
+
+
 def catalog_sync(*, account: ProviderAccount) -> SyncResult:
     """Fetch the account's catalog upstream and store it with canonical mappings.
 
@@ -283,20 +289,11 @@ def catalog_sync(*, account: ProviderAccount) -> SyncResult:
         account.record_error(exc)
         raise
     del catalog  # 150,000 quotes at a live provider: gone before the rental offers
-    result.rental_offers = _sync_rental_offers(account)
+    # Other parts of the catalogue (rental offers) are stored by their own apps.
+    answers = catalog_synced.send(sender=ProviderAccount, account=account)
+    result.rental_offers = sum(count for _, count in answers if isinstance(count, int))
     account.record_ok()
     return result
-
-
-def _sync_rental_offers(account: ProviderAccount) -> int:
-    """Rental offers are part of the catalog; a failure there keeps the rest."""
-    from rentals.services import rental_offers_sync
-
-    try:
-        return rental_offers_sync(account=account)
-    except ProviderError as exc:
-        account.record_error(exc)
-        return 0
 
 
 # A live provider's catalog is 150,000 prices. It is stored in short

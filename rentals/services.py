@@ -17,8 +17,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import audit
+from accounts.errors import ActionError
 from accounts.roles import Permission
-from orders.errors import OrderActionError
 from providers import leases
 from providers.canonical import country_iso_for, service_slug_for
 from providers.codes import extract_code
@@ -40,7 +40,7 @@ from reports.models import LedgerKind
 log = logging.getLogger(__name__)
 
 
-class RentalError(OrderActionError):
+class RentalError(ActionError):
     """A rental action that could not be done; the message is for the member."""
 
 
@@ -87,6 +87,16 @@ def rental_offers_sync(*, account: ProviderAccount) -> int:
             keep.append(row.pk)
         RentalOffer.objects.filter(account=account).exclude(pk__in=keep).delete()
     return len(keep)
+
+
+def on_catalog_synced(sender, account: ProviderAccount, **kwargs) -> int:
+    """Rental offers are part of the catalogue: store them with it; return how many.
+    A failure here keeps the rest of the catalogue."""
+    try:
+        return rental_offers_sync(account=account)
+    except ProviderError as exc:
+        account.record_error(exc)
+        return 0
 
 
 def _offer_name(offer, service: Service | None) -> str:
