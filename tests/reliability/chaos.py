@@ -228,6 +228,7 @@ def choices_for(team, account) -> list:
 class Tally:
     placed: Counter = field(default_factory=Counter)  # outcome of order_place per kind
     actions: Counter = field(default_factory=Counter)
+    examples: dict = field(default_factory=dict)  # one message per kind of refusal
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, counter: str, key: str) -> None:
@@ -326,7 +327,9 @@ def try_action(tally: Tally, name: str, action, errors=(), **kwargs) -> None:
     except errors:
         tally.count("actions", f"{name}: scheduled")
     except OrderActionError as exc:
-        tally.count("actions", f"{name}: refused ({exc.category or 'state'})")
+        key = f"{name}: refused ({exc.category or 'state'})"
+        tally.count("actions", key)
+        tally.examples.setdefault(key, exc.message[:160])
 
 
 def wait_until_settled(crew: Team, timeout: float) -> bool:
@@ -447,6 +450,7 @@ def report(figures: dict[str, Any], tally: Tally, extra: dict[str, Any]) -> str:
         f"faults injected: {extra['injected']}",
         f"placement outcomes: {dict(sorted(tally.placed.items()))}",
         f"member actions: {dict(sorted(tally.actions.items()))}",
+        *(f"  e.g. {key}: {message}" for key, message in sorted(tally.examples.items())),
         f"purchases with an unknown outcome: {extra['unconfirmed']}",
         "",
         "| account | local orders | upstream orders | two rows | no row | charged, no member "
