@@ -74,7 +74,9 @@ SANDBOX_KNOBS = {
 CLIENT_ENV = {"PROVIDER_CONNECT_TIMEOUT": "2", "PROVIDER_READ_TIMEOUT": "3"}
 FINAL_MATCH = {
     # local final state -> sandbox statuses it may correspond to
-    "completed": {"finished"},
+    # Done with its code; providers without a finish call (SMSPool, NumPool) keep it
+    # open upstream until it expires.
+    "completed": {"finished", "received"},
     "cancelled": {"cancelled", "expired"},
     "expired": {"cancelled", "expired"},
     "refunded": {"cancelled", "expired"},
