@@ -1,18 +1,75 @@
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import services
-from accounts.access import SESSION_TEAM_KEY, get_team_for_user
+from accounts.access import SESSION_TEAM_KEY, client_ip, get_team_for_user
 from accounts.forms import InviteForm, RoleForm, SpendLimitForm, TeamForm
 from accounts.models import Membership
 from accounts.roles import Permission, Role
 from audit.models import AuditEvent
+
+
+def login_locked_out(request, original_response=None, credentials=None):
+    """Return the login page, status 429, saying how long this login is paused and whom to ask.
+
+    django-axes calls this (AXES_LOCKOUT_CALLABLE) for the portal's and the
+    admin's login alike; the form still works for everyone else.
+    """
+    from axes.helpers import get_client_username, get_cool_off
+
+    username = get_client_username(request, credentials) or ""
+    cool_off = get_cool_off(request)
+    ctx = {
+        "form": AuthenticationForm(request),
+        "next": request.POST.get("next", ""),
+        "locked": True,
+        "locked_username": username,
+        "locked_minutes": round(cool_off.total_seconds() / 60) if cool_off else None,
+        "locked_until": _lockout_ends(request, username, cool_off),
+    }
+    return render(request, "registration/login.html", ctx, status=429)
+
+
+def _lockout_ends(request, username: str, cool_off) -> datetime | None:
+    """Return when the lock on this username and address lifts (None: kept until cleared)."""
+    from axes.models import AccessAttempt
+
+    ip_address = getattr(request, "axes_ip_address", None) or client_ip(request)
+    last = (
+        AccessAttempt.objects.filter(username=username, ip_address=ip_address)
+        .order_by("-attempt_time")
+        .values_list("attempt_time", flat=True)
+        .first()
+    )
+    return last + cool_off if last and cool_off else None
+
+
+@require_http_methods(["GET", "POST"])
+def password_reset(request):
+    """Return Django's reset-by-email form, or, with no mail configured, a page saying
+    that reset by email is not available and whom to ask instead."""
+    if not settings.EMAIL_ENABLED:
+        return render(request, "registration/password_reset_unavailable.html")
+    return auth_views.PasswordResetView.as_view()(request)
+
+
+@require_GET
+def password_reset_done(request):
+    """Return "check your email", unless no mail is configured (nothing was sent then)."""
+    if not settings.EMAIL_ENABLED:
+        return render(request, "registration/password_reset_unavailable.html")
+    return auth_views.PasswordResetDoneView.as_view()(request)
 
 
 @login_required

@@ -8,10 +8,12 @@ with DEBUG off, SECRET_KEY must be set or the process refuses to start.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_q",
+    "axes",
     "accounts",
     "audit",
     "providers",
@@ -56,6 +59,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "config.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -63,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -75,6 +82,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.teams",
@@ -158,6 +166,27 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "index"
 LOGOUT_REDIRECT_URL = "login"
 
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for
+# one username from one address, that pair is locked for LOGIN_LOCKOUT_MINUTES,
+# on the portal and the admin alike. Keyed on the pair, so one attacker cannot
+# lock a colleague out and a shared office address does not lock everyone.
+# Staff see and clear lockouts in the admin ("Access attempts").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The same client address as the audit log: X-Forwarded-For only behind a
+# proxy the operator trusts (TRUST_X_FORWARDED_FOR).
+AXES_CLIENT_IP_CALLABLE = "accounts.access.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
+AXES_RESET_ON_SUCCESS = True
+# The lock ends LOGIN_LOCKOUT_MINUTES after it started, whatever is tried
+# meanwhile, so the lockout page can say when.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+
 # --- I18N ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -192,6 +221,42 @@ X_FRAME_OPTIONS = "DENY"
 TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content-Security-Policy (Django's own middleware): only our own files run or
+# style the page; no inline script or style attribute exists in any template,
+# and htmx is told not to inject its indicator styles or evaluate expressions.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "object-src": [CSP.NONE],
+}
+# Browser features the portal never uses, switched off for every page
+# (config.middleware.PermissionsPolicyMiddleware). Autoplay and the clipboard
+# stay: the code-arrival beep and the copy buttons use them.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 # --- Email (optional: rental reminders are mailed only when configured) --------
 EMAIL_URL = env.str("EMAIL_URL", default="")
@@ -248,6 +313,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # django-axes announces itself at every start; its lockouts stay logged.
+        "axes.apps": {"level": "WARNING"},
     },
 }
 

@@ -27,6 +27,10 @@ if not REDIS_URL:
 
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 
+# Login throttling (django-axes) stays on, as in production: its attempts live in
+# the database, so every test starts unlocked. Log in with `force_login` or by
+# posting the login form; `client.login()` fails, as axes needs the request.
+
 # Tests drive the sync engine explicitly, one cycle at a time.
 SYNC_AUTOSTART = False
 SYNC_RUN_SECONDS = 0

@@ -1,11 +1,21 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import views as account_views
+
 admin.site.site_header = "smsdesk administration"
 admin.site.site_title = "smsdesk admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Reset by email only when mail is configured (EMAIL_URL); these two come
+    # before Django's own auth URLs so they win.
+    path("accounts/password_reset/", account_views.password_reset, name="password_reset"),
+    path(
+        "accounts/password_reset/done/",
+        account_views.password_reset_done,
+        name="password_reset_done",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("accounts.urls")),
     path("", include("audit.urls")),

@@ -25,6 +25,17 @@
     }
   });
 
+  // Polls only while the page is visible: htmx requests of elements marked
+  // data-poll-visible are skipped while the tab is hidden. (An htmx trigger
+  // filter such as [document.visibilityState === 'visible'] would need eval,
+  // which the Content-Security-Policy forbids.)
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (document.visibilityState !== "visible" && elt && elt.hasAttribute("data-poll-visible")) {
+      event.preventDefault();
+    }
+  });
+
   // Auto-submit forms marked data-autosubmit when a field changes (team switcher, filters).
   document.addEventListener("change", function (event) {
     var form = event.target.closest("form[data-autosubmit]");

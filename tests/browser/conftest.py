@@ -62,21 +62,45 @@ def browser():
         chromium.close()
 
 
+# What Chromium logs to the console when a page breaks its Content-Security-Policy
+# ("Refused to execute inline script because it violates the following Content
+# Security Policy directive...") or sends a Permissions-Policy it cannot read.
+POLICY_MARKERS = ("Content Security Policy", "Content-Security-Policy", "Permissions-Policy")
+
+
 @pytest.fixture
-def new_context(browser, live_server):
-    """Make browser contexts (one per user) that all close after the test."""
+def policy_violations():
+    """Console messages of every page in the test that report a policy violation."""
+    return []
+
+
+@pytest.fixture
+def new_context(browser, live_server, policy_violations):
+    """Make browser contexts (one per user) that all close after the test.
+
+    Every page runs under the portal's real Content-Security-Policy; a violation
+    reported on any of them fails the test at teardown.
+    """
     contexts = []
+
+    def record(message):
+        if any(marker in message.text for marker in POLICY_MARKERS):
+            policy_violations.append(f"{message.type}: {message.text} ({message.location})")
 
     def make(**options):
         options.setdefault("viewport", DESKTOP)
         context = browser.new_context(base_url=live_server.url, **options)
         context.set_default_timeout(TIMEOUT_MS)
+        context.on("console", record)
         contexts.append(context)
         return context
 
     yield make
     for context in contexts:
         context.close()
+    assert not policy_violations, "policy violations in the console:\n" + "\n".join(
+        policy_violations
+    )
 
 
 @pytest.fixture
