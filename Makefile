@@ -51,13 +51,14 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
 bench: install .env
-	$(PY) manage.py bench $(BENCH_ARGS)
+	$(PY) -m bench $(BENCH_ARGS)
 
 CHAOS_ARGS ?=
 

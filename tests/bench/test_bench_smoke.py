@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from orders import bench
+from bench import sync as bench
 from orders.models import Order
 from providers import leases
 from providers.models import ProviderAccount

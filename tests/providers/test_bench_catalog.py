@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from providers import bench_catalog
+from bench import catalog as bench_catalog
 from providers.models import Country
 
 

@@ -41,7 +41,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from orders.bench import BASE_DIR, SANDBOX_PREFIXES, Sandbox, _free_port, _wait_for
+from bench.sync import BASE_DIR, SANDBOX_PREFIXES, Sandbox, _free_port, _wait_for
 
 KINDS = ("smspool", "numpool", "smscode", "smsactivate")
 # The fault mix, as shares of the fault rate (they add up to 1).

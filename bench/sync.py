@@ -1,9 +1,9 @@
 """The sync benchmark: how fast codes reach the portal, what that costs upstream,
 and what the live board costs to serve (docs/BENCHMARKS.md has the figures).
 
-    make bench                                  # python manage.py bench $(BENCH_ARGS)
-    python manage.py bench --bulk-orders 200    # smaller, quicker
-    python -m orders.bench --help               # the same without manage.py
+    make bench                                  # python -m bench $(BENCH_ARGS)
+    python -m bench --bulk-orders 200           # smaller, quicker
+    python -m bench --help                      # every knob
 
 One run, on a throwaway SQLite database under var/bench/ (never db.sqlite3) and
 its own sandbox provider (a subprocess, as in the embedded deployment):
@@ -127,7 +127,7 @@ ARGUMENTS: list[tuple[str, dict[str, Any]]] = [
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The benchmark's flags (shared by `manage.py bench` and `python -m orders.bench`)."""
+    """The benchmark's flags."""
     defaults = Options()
     for flag, spec in ARGUMENTS:
         name = flag[2:].replace("-", "_")
@@ -147,7 +147,7 @@ def options_from(values: dict[str, Any]) -> Options:
 
 
 def argv_from(values: dict[str, Any]) -> list[str]:
-    """Flags that reproduce `values` (what `manage.py bench` passes to its child)."""
+    """Flags that reproduce `values`."""
     argv = []
     for flag, _spec in ARGUMENTS:
         value = values.get(flag[2:].replace("-", "_"))
@@ -183,7 +183,7 @@ def bench_environment(db_path: Path) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark on a throwaway database; print the table, write the JSON."""
     parser = argparse.ArgumentParser(
-        prog="python -m orders.bench",
+        prog="python -m bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _command_line(argv: list[str] | None) -> str:
     args = sys.argv[1:] if argv is None else argv
-    return " ".join(["python manage.py bench", *args]).strip()
+    return " ".join(["python -m bench", *args]).strip()
 
 
 def _remove_db(db_path: Path) -> None:
@@ -448,7 +448,7 @@ class Arrivals:
 
         from orders.models import OrderMessage
 
-        post_save.connect(self._saved, sender=OrderMessage, dispatch_uid="orders.bench")
+        post_save.connect(self._saved, sender=OrderMessage, dispatch_uid="bench.sync")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -456,7 +456,7 @@ class Arrivals:
 
         from orders.models import OrderMessage
 
-        post_save.disconnect(sender=OrderMessage, dispatch_uid="orders.bench")
+        post_save.disconnect(sender=OrderMessage, dispatch_uid="bench.sync")
 
     def _saved(self, sender, instance, created: bool, **kwargs) -> None:
         if not created:
@@ -909,7 +909,7 @@ def _board_orders(membership, accounts: list, start: int, stop: int) -> None:
 # --- the whole run -----------------------------------------------------------------------------
 
 
-def run(options: Options, command: str = "python manage.py bench") -> dict[str, Any]:
+def run(options: Options, command: str = "python -m bench") -> dict[str, Any]:
     """The whole benchmark; needs a configured Django with a migrated database."""
     from django.test.utils import override_settings
 

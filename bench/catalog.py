@@ -2,8 +2,8 @@
 provider's size, measured beside what merely reading the same answers costs
 (docs/BENCHMARKS.md, "Live-size catalogues").
 
-    make bench BENCH_ARGS=--catalog             # python manage.py bench --catalog
-    python -m providers.bench_catalog --help    # the same without manage.py
+    make bench BENCH_ARGS=--catalog             # python -m bench --catalog
+    python -m bench --catalog --help            # every knob
 
 One run, on a throwaway SQLite database under var/bench/ (never db.sqlite3):
 
@@ -96,7 +96,7 @@ ARGUMENTS: list[tuple[str, dict[str, Any]]] = [
 
 
 def add_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> None:
-    """The flags (shared by `manage.py bench --catalog` and `python -m ...`)."""
+    """The flags of `python -m bench --catalog`."""
     defaults = Options()
     for flag, spec in ARGUMENTS:
         name = flag[2:].replace("-", "_")
@@ -108,7 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> None:
 
 
 def argv_from(values: dict[str, Any], prefix: str = "") -> list[str]:
-    """Flags that reproduce `values` for `python -m providers.bench_catalog`."""
+    """Flags that reproduce `values` for `python -m bench.catalog`."""
     argv = []
     for flag, _spec in ARGUMENTS:
         value = values.get(prefix.replace("-", "_") + flag[2:].replace("-", "_"))
@@ -330,7 +330,7 @@ def _memory(resting: float) -> dict[str, float]:
 
 def run_child(step: str, arg: str) -> dict[str, Any]:
     """Run one step in a fresh interpreter (same environment) and return its figures."""
-    command = [sys.executable, "-m", "providers.bench_catalog", "--child", step, arg]
+    command = [sys.executable, "-m", "bench.catalog", "--child", step, arg]
     done = subprocess.run(  # noqa: S603 - our own interpreter and module
         command, cwd=BASE_DIR, capture_output=True, text=True, check=False
     )
@@ -663,7 +663,7 @@ def machine(options: Options, started: float, load: tuple[float, ...]) -> dict[s
     import django
 
     return {
-        "command": "python manage.py bench --catalog",
+        "command": "python -m bench --catalog",
         "options": asdict(options),
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
         "duration_s": round(time.time() - started, 1),
@@ -768,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--child"]:
         return child_main(argv[1], argv[2])
     parser = argparse.ArgumentParser(
-        prog="python -m providers.bench_catalog",
+        prog="python -m bench --catalog",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
