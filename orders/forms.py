@@ -9,8 +9,9 @@ from django import forms
 from orders import quotes
 from orders.models import State
 from providers.canonical import SERVICE_BY_NAME, country_iso_for, normalise
-from providers.models import Country, Service
+from providers.models import CatalogCountry, CatalogService, Country, Service
 from providers.types import ActivationType, PricingOption
+from reports.forms import BoundedDateField, check_date_range
 
 AUTO_CHEAPEST = "auto:cheapest"
 AUTO_RELIABLE = "auto:best_success"
@@ -28,34 +29,49 @@ class PairForm(forms.Form):
 
     def clean_service(self):
         text = self.cleaned_data["service"]
-        found = _by_label(text, quotes.service_options(self.team)) or quotes.resolve_service(text)
-        if found is None:
-            slug = SERVICE_BY_NAME.get(normalise(text))
-            found = Service.objects.filter(slug=slug).first() if slug else None
-        if found is None:
-            found = Service.objects.filter(name__iexact=text).first()
+        found = find_service(text, team=self.team)
         if found is None:
             raise forms.ValidationError(f"No service called “{text}” in the team's catalog.")
         return found
 
     def clean_country(self):
         text = self.cleaned_data["country"]
-        found = _by_label(text, quotes.country_options(self.team), country=True)
-        found = found or quotes.resolve_country(text)
-        if found is None:
-            iso = country_iso_for(name=text)
-            found = Country.objects.filter(iso=iso).first() if iso else None
+        found = find_country(text, team=self.team)
         if found is None:
             raise forms.ValidationError(f"No country called “{text}” in the team's catalog.")
         return found
 
 
-def _by_label(text: str, options, country: bool = False):
+def find_service(text: str, *, team) -> Service | CatalogService | None:
+    """The service `text` names for `team` (a label of its pick list, a key, a "u<id>"
+    of its own catalogue, a known name or alias), or None."""
+    found = _by_label(text, quotes.service_options(team), team=team)
+    found = found or quotes.resolve_service(text, team=team)
+    if found is None:
+        slug = SERVICE_BY_NAME.get(normalise(text))
+        found = Service.objects.filter(slug=slug).first() if slug else None
+    if found is None and "\x00" not in text:
+        found = Service.objects.filter(name__iexact=text).first()
+    return found
+
+
+def find_country(text: str, *, team) -> Country | CatalogCountry | None:
+    """The country `text` names for `team` (a label of its pick list, an ISO code, a
+    "u<id>" of its own catalogue, a known name or alias), or None."""
+    found = _by_label(text, quotes.country_options(team), team=team, country=True)
+    found = found or quotes.resolve_country(text, team=team)
+    if found is None:
+        iso = country_iso_for(name=text)
+        found = Country.objects.filter(iso=iso).first() if iso else None
+    return found
+
+
+def _by_label(text: str, options, *, team, country: bool = False):
     for value, label, _group in options:
         if label.lower() == text.lower():
             if country:
-                return quotes.resolve_country(value)
-            return quotes.resolve_service(value)
+                return quotes.resolve_country(value, team=team)
+            return quotes.resolve_service(value, team=team)
     return None
 
 
@@ -126,8 +142,8 @@ class HistoryFilterForm(forms.Form):
     country = forms.ChoiceField(required=False)
     provider = forms.ChoiceField(required=False)
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *State.choices])
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = BoundedDateField()
+    until = BoundedDateField()
     q = forms.CharField(required=False, max_length=40, label="Phone number")
 
     def __init__(self, *args, team, **kwargs):
@@ -155,6 +171,5 @@ class HistoryFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("since") and data.get("until") and data["since"] > data["until"]:
-            raise forms.ValidationError("“From” must be on or before “to”.")
+        check_date_range(data)
         return data

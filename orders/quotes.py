@@ -8,7 +8,8 @@ offers come after the priced ones in stock.
 
 A service or country is named by its canonical key ("whatsapp", "US") or, for
 an upstream entry that has no canonical mapping, by "u<catalog row id>", so
-unmapped entries stay orderable under their own names.
+unmapped entries stay orderable under their own names. A "u<id>" resolves only
+to a row of one of the team's own provider accounts.
 """
 
 from __future__ import annotations
@@ -89,18 +90,42 @@ class Offer:
 # --- resolving what the member typed ------------------------------------------------------
 
 
-def resolve_service(key: str) -> Service | CatalogService | None:
-    key = (key or "").strip()
-    if key.startswith(UNMAPPED_PREFIX) and key[1:].isdigit():
-        return CatalogService.objects.select_related("account").filter(pk=key[1:]).first()
-    return Service.objects.filter(slug=key.lower()).first()
+def resolve_service(key: str, *, team) -> Service | CatalogService | None:
+    """The service `key` names for `team`: a canonical slug, or "u<id>" of a catalogue
+    row of one of the team's own provider accounts. None for anything else."""
+    key = _clean_key(key)
+    pk = _catalog_pk(key)
+    if pk is not None:
+        rows = CatalogService.objects.select_related("account", "service")
+        return rows.filter(pk=pk, account__team=team).first()
+    return Service.objects.filter(slug=key.lower()).first() if key else None
 
 
-def resolve_country(key: str) -> Country | CatalogCountry | None:
+def resolve_country(key: str, *, team) -> Country | CatalogCountry | None:
+    """The country `key` names for `team`: an ISO code, or "u<id>" of a catalogue row
+    of one of the team's own provider accounts. None for anything else."""
+    key = _clean_key(key)
+    pk = _catalog_pk(key)
+    if pk is not None:
+        rows = CatalogCountry.objects.select_related("account", "country")
+        return rows.filter(pk=pk, account__team=team).first()
+    return Country.objects.filter(iso=key.upper()).first() if key else None
+
+
+def _clean_key(key) -> str:
+    """`key` stripped; "" when it cannot name anything (too long, or with a NUL byte,
+    which PostgreSQL refuses in any query)."""
     key = (key or "").strip()
-    if key.startswith(UNMAPPED_PREFIX) and key[1:].isdigit():
-        return CatalogCountry.objects.select_related("account").filter(pk=key[1:]).first()
-    return Country.objects.filter(iso=key.upper()).first()
+    return "" if len(key) > 120 or "\x00" in key else key
+
+
+def _catalog_pk(key: str) -> int | None:
+    """The row id of a "u<id>" key, or None when `key` is not one."""
+    digits = key[len(UNMAPPED_PREFIX) :] if key.startswith(UNMAPPED_PREFIX) else ""
+    # isdigit() alone accepts "²" and other digits int() or the database refuse.
+    if not digits or not digits.isascii() or not digits.isdigit() or len(digits) > 18:
+        return None
+    return int(digits)
 
 
 def _service_filter(service) -> Q:

@@ -5,7 +5,7 @@ from datetime import datetime, time
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import get_object_for_user, get_team_for_user
+from accounts.redirects import redirect_next
 from accounts.roles import Permission
 from audit.models import AuditEvent
 from orders import quotes, services
@@ -273,7 +274,9 @@ def _act(request, order_code, action):
         )
         response["HX-Trigger"] = "orders-changed"
         return response
-    return redirect(request.POST.get("next") or reverse("board", args=[order.team.code]))
+    return redirect_next(
+        request, request.POST.get("next"), reverse("board", args=[order.team.code])
+    )
 
 
 @login_required
@@ -375,8 +378,11 @@ def _keyset(orders, cursor: str):
         created, pk = datetime.fromisoformat(created_text), int(pk_text)
     except (ValueError, AttributeError):
         return orders
-    from django.db.models import Q
-
+    # Out of range, the database (or the conversion to UTC) fails rather than filters.
+    if not pk_text.isascii() or not 0 < pk < 2**63 or not 2000 <= created.year < 9999:
+        return orders
+    if timezone.is_naive(created):
+        created = timezone.make_aware(created, timezone.get_current_timezone())
     return orders.filter(Q(created__lt=created) | Q(created=created, id__lt=pk))
 
 

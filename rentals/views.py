@@ -11,12 +11,20 @@ from accounts.access import get_object_for_user, get_team_for_user
 from accounts.roles import Permission
 from audit.models import AuditEvent
 from orders.forms import new_idempotency_key
-from orders.quotes import country_options, resolve_country, resolve_service, service_options
+from orders.quotes import country_options, service_options
 from providers.errors import ProviderError
+from providers.models import CatalogCountry, CatalogService
 from providers.types import Capability
 from rentals import services
-from rentals.forms import DetailsForm, ExtendForm, RentalFilterForm, RentForm
-from rentals.models import Rental, RentalOffer, RentalState
+from rentals.forms import (
+    DetailsForm,
+    ExtendForm,
+    RentalFilterForm,
+    RentalSearchForm,
+    RentForm,
+    canonical,
+)
+from rentals.models import Rental, RentalState
 from rentals.reminders import expiring_soon
 
 
@@ -49,11 +57,30 @@ def rentals_list(request, code):
     return render(request, "rentals/list.html", ctx)
 
 
-def _offer_table(team, data):
-    country = resolve_country(data.get("country", "")) if data.get("country") else None
-    service = resolve_service(data.get("service", "")) if data.get("service") else None
-    offers = services.offers_for(team, country=country, service=service)
-    return {"offers": offers, "country": country, "service": service}
+def _offer_table(request, team) -> dict:
+    """The offers for the page's search; none, with the reason as a message, when the
+    search names something the team's providers do not have."""
+    form = RentalSearchForm(request.GET, team=team)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return {"offers": None}
+    country, service = form.cleaned_data["country"], form.cleaned_data["service"]
+    offers = services.offers_for(team, country=canonical(country), service=canonical(service))
+    return {"offers": _at_catalogue_rows(offers, country, service), **form.cleaned_data}
+
+
+def _at_catalogue_rows(offers, country, service):
+    """`offers` narrowed to the account of an unmapped catalogue entry ("u<id>", the
+    search's "Other" options), which no canonical country or service stands for."""
+    if isinstance(country, CatalogCountry) and country.country is None:
+        offers = offers.filter(account=country.account, name__iexact=country.name)
+    if isinstance(service, CatalogService) and service.service is None:
+        offers = offers.filter(account=service.account).filter(
+            Q(service_upstream_id=service.upstream_id)
+            | Q(service__isnull=True, service_upstream_id="")
+        )
+    return offers
 
 
 @login_required
@@ -71,7 +98,7 @@ def rental_new(request, code):
         "country_options": country_options(team),
         "idempotency_key": new_idempotency_key(),
         "query": request.GET,
-        **_offer_table(team, request.GET),
+        **_offer_table(request, team),
     }
     return render(request, "rentals/new.html", ctx)
 
@@ -87,26 +114,13 @@ def _rent_data(post):
 
 def _rent(request, membership):
     team = membership.team
-    form = RentForm(_rent_data(request.POST))
-    offer = None
-    if form.is_valid():
-        offer = (
-            RentalOffer.objects.filter(
-                pk=form.cleaned_data["offer"], account__team=team, account__enabled=True
-            )
-            .select_related("account", "country", "service")
-            .first()
-        )
-    if offer is None:
-        messages.error(request, "Choose one of the offers and a length.")
+    form = RentForm(_rent_data(request.POST), team=team)
+    if not form.is_valid():
+        messages.error(request, form.error_text())
         return redirect("rental_new", code=team.code)
-    service = (
-        resolve_service(form.cleaned_data["service"]) if form.cleaned_data["service"] else None
-    )
-    if service is not None and not hasattr(service, "slug"):
-        service = service.service
+    offer = form.cleaned_data["offer"]
     choice = services.RentChoice(
-        offer=offer, duration=form.cleaned_data["duration"], service=service
+        offer=offer, duration=form.cleaned_data["duration"], service=form.cleaned_data["service"]
     )
     if request.POST.get("confirm") != "1":
         ctx = {"team": team, "choice": choice, "form": form, "offer": offer}

@@ -19,6 +19,9 @@ def costs(request, code):
     membership = get_team_for_user(request, code, Permission.VIEW_REPORTS)
     team = membership.team
     form = ReportForm(request.GET or None)
+    if request.GET.get("format") == "csv" and form.is_bound and not form.is_valid():
+        # An export of some other period than the one asked for would mislead.
+        return HttpResponse(form.error_text(), status=400, content_type="text/plain")
     since, until = form.period()
     group = form.grouping()
     rows = cost_report(team, since=since, until=until, group=group)

@@ -1,0 +1,1 @@
+"""Security tests: team isolation over every URL, hostile input, regressions."""
