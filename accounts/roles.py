@@ -24,6 +24,8 @@ class Permission(StrEnum):
     MANAGE_MEMBERS = "manage_members"  # invite, change roles, remove
     MANAGE_OWNERS = "manage_owners"  # grant, change or remove the owner role
     MANAGE_PROVIDERS = "manage_providers"  # provider accounts and keys
+    # Where a provider account sends its key: whoever changes it may send the key anywhere.
+    MOVE_PROVIDER_KEYS = "move_provider_keys"
     MANAGE_TEAM = "manage_team"  # rename the team, spend limits
     VIEW_REPORTS = "view_reports"  # cost reports and exports
 
@@ -38,6 +40,7 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.MANAGE_MEMBERS: _MANAGERS,
     Permission.MANAGE_OWNERS: frozenset({Role.OWNER}),
     Permission.MANAGE_PROVIDERS: _MANAGERS,
+    Permission.MOVE_PROVIDER_KEYS: frozenset({Role.OWNER}),
     Permission.MANAGE_TEAM: _MANAGERS,
     Permission.VIEW_REPORTS: _MANAGERS,
 }

@@ -303,6 +303,9 @@ if not FIELD_ENCRYPTION_KEYS and not DEBUG:
 # unless an operator turns it on explicitly.
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)
 SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8001")
+# Hosts besides the providers' own where an account may send its key ("host" or
+# "host:port"; http allowed): a company proxy, a test double. See providers/hosts.py.
+ALLOWED_PROVIDER_HOSTS = env.list("ALLOWED_PROVIDER_HOSTS", default=[])
 
 LOGGING = {
     "version": 1,

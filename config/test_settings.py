@@ -33,6 +33,9 @@ MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend
 
 # Tests drive the sync engine explicitly, one cycle at a time.
 SYNC_AUTOSTART = False
+
+# Tests run sandboxes and test doubles on loopback ports of their own.
+ALLOWED_PROVIDER_HOSTS = ["127.0.0.1", "localhost"]
 SYNC_RUN_SECONDS = 0
 
 # A file, not a shared in-memory database: the tests that run work in threads

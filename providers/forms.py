@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 
 from providers.clients import client_class
+from providers.hosts import base_url_problem
 from providers.models import ProviderAccount, ProviderKind, is_sandbox_url
 
 
@@ -31,15 +32,19 @@ class ProviderAccountForm(forms.ModelForm):
         ]
         labels = {"base_url": "Base URL", "rate_limit_requests": "Rate limit (requests)"}
         help_texts = {
-            "base_url": "Leave empty for the provider's public API. Point it at the sandbox, "
-            "a proxy or a test double to use those instead.",
+            "base_url": "Leave empty for the provider's public API. Another address must be "
+            "https to a public host (or one the operator allows); changing it needs an "
+            "owner and the key again.",
             "currency": "Leave empty for the provider's billing currency.",
             "rate_limit_requests": "Leave empty for the provider's published limit.",
         }
 
-    def __init__(self, *args, team, **kwargs):
+    def __init__(self, *args, team, may_move_key: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.team = team
+        # Only an owner may send the stored key somewhere else (a base URL change).
+        self.may_move_key = may_move_key
+        self.stored_base_url = self.instance.base_url if self.instance.pk else ""
         self.fields["base_url"].required = False
         self.fields["currency"].required = False
         self.fields["kind"].choices = ProviderKind.choices
@@ -76,9 +81,24 @@ class ProviderAccountForm(forms.ModelForm):
         data["currency"] = data.get("currency") or cls.default_currency
         if is_sandbox_url(data["base_url"]) and not settings.SANDBOX_ENABLED:
             self.add_error("base_url", "The sandbox provider is disabled on this installation.")
+        elif problem := base_url_problem(data["base_url"]):
+            self.add_error("base_url", problem)
+        self._check_key_moves(data)
         requests, period = data.get("rate_limit_requests"), data.get("rate_limit_period")
         if (requests is None) != (period is None):
             self.add_error(
                 "rate_limit_period", "Give both the number of requests and the period, or neither."
             )
         return data
+
+    def _check_key_moves(self, data: dict) -> None:
+        """A new base URL would send the stored key to a new host: that takes an owner,
+        and the key typed again (so whoever moves it must already know it)."""
+        if not self.instance.pk or data.get("base_url") == self.stored_base_url:
+            return
+        if not self.may_move_key:
+            self.add_error("base_url", "Only an owner can change where this account's key goes.")
+        elif not data.get("api_key"):
+            self.add_error(
+                "api_key", "A new base URL needs the key again: the stored one is not sent there."
+            )

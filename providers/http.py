@@ -31,6 +31,7 @@ from django.conf import settings
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from providers.errors import InvalidRequest, ProviderError, RateLimited, UpstreamUnavailable
+from providers.hosts import points_inside
 from providers.ratelimit import RateBudget
 
 log = logging.getLogger("providers.http")
@@ -76,11 +77,46 @@ def session_for() -> requests.Session:
     return session
 
 
+# A run of this many characters of a secret is treated as the secret: upstream
+# errors echo shortened keys ("sbx_a1b2…" or 25 of 28 characters).
+SECRET_RUN = 6
+
+
 def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with every run of SECRET_RUN or more characters of any secret replaced."""
+    spans = []
     for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
-    return text
+        spans += _secret_runs(text, secret)
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end in _merged(spans):
+        out += [text[last:start], REDACTED]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _secret_runs(text: str, secret: str) -> list[tuple[int, int]]:
+    """(start, end) of the stretches of `text` made of windows of `secret`."""
+    if len(secret) < SECRET_RUN:
+        return [m.span() for m in re.finditer(re.escape(secret), text)] if secret else []
+    windows = {secret[i : i + SECRET_RUN] for i in range(len(secret) - SECRET_RUN + 1)}
+    return [
+        (i, i + SECRET_RUN)
+        for i in range(len(text) - SECRET_RUN + 1)
+        if text[i : i + SECRET_RUN] in windows
+    ]
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]
 
 
 @dataclass(frozen=True)
@@ -238,6 +274,12 @@ class Transport:
     ) -> tuple[requests.Response, T]:
         """One request under the budget and timeouts, `read(raw)` (the body or its
         start) and one log line; transport failures as UpstreamUnavailable."""
+        if points_inside(call.url):
+            # Never send a key to the server's own network (providers/hosts.py).
+            raise InvalidRequest(
+                "This provider address is inside the network; smsdesk does not send keys there.",
+                details={"not_sent": True},
+            )
         if self.budget is not None:
             self.budget.acquire(max_wait=self.max_wait)
         path = urlsplit(call.url).path

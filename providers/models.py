@@ -181,6 +181,12 @@ class ProviderAccount(models.Model):
         for name, value in fields.items():
             setattr(self, name, value)
 
+    def _secrets(self) -> tuple[str, ...]:
+        try:
+            return (self.api_key,) if self.api_key_encrypted else ()
+        except crypto.DecryptionError:
+            return ()
+
     def record_error(self, error) -> None:
         """Remember the last failure (a ProviderError, whose message holds no secret).
 
@@ -190,9 +196,13 @@ class ProviderAccount(models.Model):
 
         if isinstance(error, RateLimited):
             return
+        from providers.http import redact
+
+        # The transport scrubbed it already; stored text is scrubbed once more anyway.
+        text = redact(f"{error.category}: {error.message}", self._secrets())
         fields = {
             "health": Health.FAILING,
-            "last_error": f"{error.category}: {error.message}"[:500],
+            "last_error": text[:500],
             "last_error_at": timezone.now(),
         }
         ProviderAccount.objects.filter(pk=self.pk).update(**fields)

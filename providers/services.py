@@ -14,6 +14,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 import audit
+from providers import crypto
 from providers.canonical import COUNTRIES, SERVICES, country_iso_for, service_slug_for
 from providers.clients.base import ProviderClient
 from providers.crypto import DecryptionError
@@ -75,6 +76,13 @@ def provider_account_update(
     if api_key:
         account.set_api_key(api_key)
         changes["api_key"] = "replaced"
+    elif "base_url" in changes:
+        # The stored key never goes to a new host: without a new key, it is cleared.
+        account.api_key_encrypted, account.api_key_last4 = crypto.encrypt(""), ""
+        account.enabled = False
+        changes["api_key"] = "cleared"
+    if "base_url" in changes or "kind" in changes:
+        account.wire_facts = {}  # what the old host spoke says nothing of the new one
     account.save()
     if changes:
         audit.record(

@@ -56,7 +56,11 @@ def _settings(account):
 @require_http_methods(["GET", "POST"])
 def provider_add(request, code):
     membership = get_team_for_user(request, code, Permission.MANAGE_PROVIDERS)
-    form = ProviderAccountForm(request.POST or None, team=membership.team)
+    form = ProviderAccountForm(
+        request.POST or None,
+        team=membership.team,
+        may_move_key=membership.can(Permission.MOVE_PROVIDER_KEYS),
+    )
     if request.method == "POST" and form.is_valid():
         account = services.provider_account_create(
             team=membership.team,
@@ -81,7 +85,12 @@ def provider_edit(request, account_code):
     )
     # The form works on its own copy so the service can compare before/after.
     copy = ProviderAccount.objects.get(pk=account.pk)
-    form = ProviderAccountForm(request.POST or None, instance=copy, team=membership.team)
+    form = ProviderAccountForm(
+        request.POST or None,
+        instance=copy,
+        team=membership.team,
+        may_move_key=membership.can(Permission.MOVE_PROVIDER_KEYS),
+    )
     if request.method == "POST" and form.is_valid():
         services.provider_account_update(
             account=account,

@@ -6,7 +6,7 @@ from accounts.roles import PERMISSIONS, Permission, Role, can
 
 EXPECTED = {
     Role.OWNER: set(Permission),
-    Role.MANAGER: set(Permission) - {Permission.MANAGE_OWNERS},
+    Role.MANAGER: set(Permission) - {Permission.MANAGE_OWNERS, Permission.MOVE_PROVIDER_KEYS},
     Role.MEMBER: {Permission.VIEW, Permission.ORDER},
     Role.VIEWER: {Permission.VIEW},
 }

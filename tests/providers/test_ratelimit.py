@@ -149,8 +149,10 @@ def test_it_holds_across_two_processes_sharing_redis():
         )
         for _ in range(2)
     ]
-    stamps = sorted(s for p in procs for s in json.loads(p.communicate(timeout=60)[0]))
-    assert len(stamps) >= limit * duration * 0.6  # both made progress
+    per_process = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    assert all(per_process)  # both made progress (a loaded CI machine may slow them)
+    stamps = sorted(s for found in per_process for s in found)
+    assert len(stamps) >= limit * duration * 0.3
     # The stamps are taken just after each decision; a loaded machine can
     # delay a stamp by a scheduler tick, so allow that much slack. Without a
     # shared budget the two processes would put about 2x the limit in a window.
