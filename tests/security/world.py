@@ -13,6 +13,9 @@ and the tests patch the HTTP chokepoint (see `no_network`).
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -268,6 +271,30 @@ class _Offline(requests.Session):
         return response
 
 
+_getaddrinfo = socket.getaddrinfo
+
+
+def _numeric_only(host, *args, **kwargs):
+    """Resolve addresses and localhost (the database, Redis); refuse names, as offline."""
+    if host in ("localhost", None) or _is_address(host):
+        return _getaddrinfo(host, *args, **kwargs)
+    raise socket.gaierror(socket.EAI_NONAME, "offline test: names do not resolve")
+
+
+def _is_address(host) -> bool:
+    try:
+        ipaddress.ip_address(host.decode() if isinstance(host, bytes) else host)
+    except ValueError:
+        return False
+    return True
+
+
+@contextmanager
 def no_network():
-    """A patch (use as a context manager) that keeps every provider call in the process."""
-    return mock.patch("providers.http.session_for", return_value=_Offline())
+    """Keep every provider call in the process: requests are answered here, and host
+    names (a base URL's, checked before a key goes there) do not resolve."""
+    with (
+        mock.patch("providers.http.session_for", return_value=_Offline()),
+        mock.patch("socket.getaddrinfo", _numeric_only),
+    ):
+        yield
