@@ -6,7 +6,7 @@ from accounts.models import Membership, Team
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
-    autocomplete_fields = ["user"]
+    raw_id_fields = ["user"]
     fields = ["user", "role", "monthly_spend_limit", "created"]
     readonly_fields = ["created"]
 
@@ -28,5 +28,5 @@ class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "team", "role", "monthly_spend_limit", "created"]
     list_filter = ["role", "team"]
     search_fields = ["user__username", "user__email", "team__name"]
-    autocomplete_fields = ["user", "team"]
+    raw_id_fields = ["user", "team"]
     list_select_related = ["user", "team"]

@@ -5,14 +5,15 @@ from datetime import datetime, time
 from django import forms
 from django.utils import timezone
 
+from accounts.dates import BoundedDateField, check_date_range
 from audit.models import AuditEvent
 
 
 class AuditFilterForm(forms.Form):
     actor = forms.ChoiceField(required=False)
     action = forms.ChoiceField(required=False)
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = BoundedDateField()
+    until = BoundedDateField()
 
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)
@@ -24,9 +25,7 @@ class AuditFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        since, until = data.get("since"), data.get("until")
-        if since and until and since > until:
-            raise forms.ValidationError("“From” must be on or before “to”.")
+        check_date_range(data)
         return data
 
     def filter(self, events):

@@ -175,6 +175,7 @@ def bench_environment(db_path: Path) -> dict[str, str]:
         "SESSION_COOKIE_SECURE": "false",
         "CSRF_COOKIE_SECURE": "false",
         "SANDBOX_ENABLED": "true",
+        "ALLOWED_PROVIDER_HOSTS": "127.0.0.1,localhost",  # the sandbox on a free port
         "Q_SYNC": "false",
         "LOG_LEVEL": "WARNING",
     }

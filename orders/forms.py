@@ -6,12 +6,12 @@ from decimal import Decimal
 
 from django import forms
 
+from accounts.dates import BoundedDateField, check_date_range
 from orders import quotes
 from orders.models import State
 from providers.canonical import SERVICE_BY_NAME, country_iso_for, normalise
 from providers.models import CatalogCountry, CatalogService, Country, Service
 from providers.types import ActivationType, PricingOption
-from reports.forms import BoundedDateField, check_date_range
 
 AUTO_CHEAPEST = "auto:cheapest"
 AUTO_RELIABLE = "auto:best_success"

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 
 from providers import services
 from providers.errors import ProviderError
+from providers.hosts import base_url_problem
 from providers.models import (
     CatalogCountry,
     CatalogPool,
@@ -38,6 +39,13 @@ class ProviderAccountAdminForm(forms.ModelForm):
         data = super().clean()
         if not self.instance.pk and not data.get("api_key"):
             self.add_error("api_key", "A new account needs an API key.")
+        url = data.get("base_url") or ""
+        if url and (problem := base_url_problem(url)):
+            self.add_error("base_url", problem)
+        # The portal's rule: the stored key never goes to a new host.
+        moved = self.instance.pk and url and url != self.instance.base_url
+        if moved and not data.get("api_key"):
+            self.add_error("api_key", "A new base URL needs the key again.")
         return data
 
 
@@ -88,9 +96,25 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     actions = ["test_connection", "sync_catalog"]
 
     def save_model(self, request, obj, form, change):
-        if form.cleaned_data.get("api_key"):
-            obj.set_api_key(form.cleaned_data["api_key"])
-        super().save_model(request, obj, form, change)
+        """Through the same services as the portal: audited, and the key handled alike."""
+        editable = ProviderAccountAdminForm.Meta.fields
+        fields = {name: form.cleaned_data[name] for name in editable if name != "team"}
+        api_key = form.cleaned_data.get("api_key", "")
+        if change:
+            stored = ProviderAccount.objects.get(pk=obj.pk)
+            services.provider_account_update(
+                account=stored, actor=request.user, api_key=api_key, request=request, **fields
+            )
+            obj.refresh_from_db()
+        else:
+            created = services.provider_account_create(
+                team=form.cleaned_data["team"],
+                actor=request.user,
+                api_key=api_key,
+                request=request,
+                **fields,
+            )
+            obj.pk = created.pk
 
     @admin.action(description="Test connection")
     def test_connection(self, request, queryset):
@@ -139,12 +163,15 @@ class MappingAdmin(admin.ModelAdmin):
         obj.mapping_locked = True
         super().save_model(request, obj, form, change)
 
+    def has_add_permission(self, request):
+        return False  # rows come from the catalogue sync; staff only correct them
+
 
 @admin.register(CatalogCountry)
 class CatalogCountryAdmin(MappingAdmin):
     list_display = ["name", "upstream_id", "iso", "country", "account", "mapping_locked"]
     search_fields = ["name", "upstream_id", "iso"]
-    autocomplete_fields = ["country"]
+    raw_id_fields = ["country"]
     fields = ["account", "upstream_id", "name", "iso", "country", "mapping_locked", "seen_at"]
 
 
@@ -152,7 +179,7 @@ class CatalogCountryAdmin(MappingAdmin):
 class CatalogServiceAdmin(MappingAdmin):
     list_display = ["name", "upstream_id", "code", "service", "account", "mapping_locked"]
     search_fields = ["name", "upstream_id", "code"]
-    autocomplete_fields = ["service"]
+    raw_id_fields = ["service"]
     fields = ["account", "upstream_id", "name", "code", "service", "mapping_locked", "seen_at"]
 
 

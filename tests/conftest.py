@@ -1,5 +1,7 @@
 """Shared fixtures for the whole suite."""
 
+import uuid
+
 import pytest
 
 from providers.sandbox import SandboxConfig, SandboxServer
@@ -40,7 +42,7 @@ def sandbox_account(team, server: SandboxServer, kind: str, *, sync: bool = True
         currency=fields.pop("currency", "IDR" if kind == "smscode" else "USD"),
         **fields,
     )
-    account.set_api_key(f"sbx_{kind}_{team.pk}_{account.label.replace(' ', '_')}")
+    account.set_api_key(f"sbx_{uuid.uuid4().hex}")  # random, as real keys are
     account.save()
     if sync:
         catalog_sync(account=account)
@@ -52,3 +54,106 @@ def sandbox():
     server = start_sandbox()
     yield server
     server.stop()
+
+
+# --- no part of a provider key leaves smsdesk (issue 11) ---------------------------------------
+
+SECRET_RUN = 6  # characters of a key that count as the key (providers.http.SECRET_RUN)
+
+
+class SecretWatch:
+    """Collects every key a test stores and everything the test let out: portal and
+    admin responses, log records, audit payloads."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.outputs: list[tuple[str, str]] = []
+
+    def leaks(self) -> list[str]:
+        # Windows with a digit: real keys are random, while the readable test keys
+        # ("sbx_dialect_guide") share whole words with ordinary log lines.
+        windows = {
+            key[i : i + SECRET_RUN]: key
+            for key in self.keys
+            if len(key) >= SECRET_RUN
+            for i in range(len(key) - SECRET_RUN + 1)
+            if any(c.isdigit() for c in key[i : i + SECRET_RUN])
+        }
+        found = []
+        for where, text in self.outputs:
+            for window in windows:
+                if window in text:
+                    found.append(f"{where} contains {window!r} of a stored key")
+                    break
+        return found
+
+
+class _LogCollector(__import__("logging").Handler):
+    def __init__(self, watch: SecretWatch) -> None:
+        super().__init__(level=0)
+        self.watch = watch
+
+    def emit(self, record) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # a broken format string is not this check's business
+            text = str(record.msg)
+        self.watch.outputs.append((f"log {record.name}", text))
+
+
+@pytest.fixture(autouse=True)
+def no_key_leaves(request, monkeypatch):
+    """Fail a test when anything it produced carries 6 or more characters of a key it
+    stored: a response body, a log record or an audit payload."""
+    import logging
+
+    from django.test.client import Client
+
+    from providers.models import ProviderAccount
+
+    watch = SecretWatch()
+    set_api_key = ProviderAccount.set_api_key
+
+    def remembering(self, api_key):
+        watch.keys.add(api_key.strip())
+        return set_api_key(self, api_key)
+
+    monkeypatch.setattr(ProviderAccount, "set_api_key", remembering)
+    send = Client.request
+
+    def recording(self, **kwargs):
+        response = send(self, **kwargs)
+        if not getattr(response, "streaming", False):
+            path = kwargs.get("PATH_INFO", "")
+            watch.outputs.append((f"response {path}", response.content.decode(errors="replace")))
+        return response
+
+    monkeypatch.setattr(Client, "request", recording)
+    collector = _LogCollector(watch)
+    root = logging.getLogger()
+    root.addHandler(collector)
+    yield watch
+    root.removeHandler(collector)
+    if watch.keys and "secret_leak_expected" not in request.keywords:
+        watch.outputs += _audit_payloads(request)
+        leaks = watch.leaks()
+        assert not leaks, "\n".join(leaks[:5])
+
+
+def _audit_payloads(request) -> list[tuple[str, str]]:
+    """Audit payloads, when the test has a database to read them from."""
+    import json
+
+    if not any(name in request.fixturenames for name in ("db", "transactional_db")) and not (
+        request.instance is not None and hasattr(request.instance, "_fixture_setup")
+    ):
+        return []
+    try:
+        from audit.models import AuditEvent
+
+        return [
+            ("audit payload", json.dumps(p, default=str))
+            for p in AuditEvent.objects.values_list("payload", flat=True)
+        ]
+    except Exception:  # the database is gone already (some teardown orders)
+        return []

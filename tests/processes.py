@@ -39,6 +39,7 @@ def command_env(**extra: str) -> dict[str, str]:
         "DATABASE_URL": database_url(),
         "Q_SYNC": "false",
         "Q_WORKERS": "2",
+        "ALLOWED_PROVIDER_HOSTS": "127.0.0.1,localhost",  # sandboxes on free ports
         "PYTHONUNBUFFERED": "1",
         **extra,
     }

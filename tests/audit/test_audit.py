@@ -133,3 +133,15 @@ class AuditLogPageTestCase(BaseTestCase):
     def test_it_rejects_post(self):
         self.login(self.alice)
         self.assertEqual(self.client.post(self.url).status_code, 405)
+
+
+class AuditDateFilterTestCase(BaseTestCase):
+    def test_a_date_beyond_what_smsdesk_holds_is_refused_in_plain_words(self):
+        # West of UTC, the end of 9999-12-31 local time is past the largest datetime.
+        self.client.force_login(self.alice)
+        url = reverse("audit_log", args=[self.team.code])
+        with self.settings(TIME_ZONE="America/New_York"):
+            r = self.client.get(url, {"until": "9999-12-31"})
+        self.assertContains(r, "Pick a date between 1 January 2000")
+        r = self.client.get(url, {"since": "2026-05-02", "until": "2026-05-01"})
+        self.assertContains(r, "must be on or before")

@@ -168,3 +168,32 @@ class EchoedKeyTestCase(SandboxTestCase):
             for start in range(len(KEY) - 5):
                 self.assertNotIn(KEY[start : start + 6], text)
         self.assertIn(REDACTED, account.last_error)
+
+
+class AdminBaseUrlTestCase(SandboxTestCase):
+    def test_the_admin_applies_the_same_rule_and_audits_the_change(self):
+        account = self.account("smspool", sync=False)
+        admin_user = type(self.alice).objects.create_superuser("root", "r@x.org", "pw")
+        self.client.force_login(admin_user)
+        url = reverse("admin:providers_provideraccount_change", args=[account.pk])
+        data = {
+            "team": self.team.pk,
+            "kind": "smspool",
+            "label": account.label,
+            "base_url": "https://10.0.0.9/api",
+            "api_key": "",
+            "currency": "USD",
+            "enabled": "on",
+        }
+        r = self.client.post(url, data)
+        self.assertContains(r, "inside the network")
+        new_url = self.sandbox.base_url.replace("127.0.0.1", "localhost") + "/smspool"
+        r = self.client.post(url, {**data, "base_url": new_url})
+        self.assertContains(r, "A new base URL needs the key again")
+        r = self.client.post(url, {**data, "base_url": new_url, "api_key": "sbx_admin_new_key"})
+        self.assertEqual(r.status_code, 302)
+        account.refresh_from_db()
+        self.assertEqual((account.base_url, account.api_key), (new_url, "sbx_admin_new_key"))
+        event = AuditEvent.objects.get(action="provider.updated")
+        self.assertEqual(event.payload["base_url"]["after"], new_url)
+        self.assertEqual(event.actor, admin_user)

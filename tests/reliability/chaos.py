@@ -104,6 +104,7 @@ def environment(db_url: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",
         "SANDBOX_ENABLED": "true",
+        "ALLOWED_PROVIDER_HOSTS": "127.0.0.1,localhost",  # the sandbox on a free port
         "Q_WORKERS": "4",
         "LOG_LEVEL": "WARNING",
         **CLIENT_ENV,
