@@ -134,7 +134,17 @@ def cycle(account_id: int, token: str) -> str:
         return "not ours any more"
     result = run_cycle(account, started)
     due = next_due(account, result, started)
+    ended = timezone.now()
     leases.release(account_id, token, started=started, due_at=due)
+    # One line per cycle at DEBUG: which account, under which lease, from when to when.
+    log.debug(
+        "cycle account=%s token=%s from=%.3f to=%.3f requests=%d",
+        account_id,
+        token,
+        started.timestamp(),
+        ended.timestamp(),
+        result.requests,
+    )
     return f"{result.requests} requests, next {'idle' if due is None else due.isoformat()}"
 
 
