@@ -155,6 +155,6 @@ def test_two_clusters_share_the_accounts_and_one_carries_on_when_the_other_dies(
         for (_, end), (start, _) in itertools.pairwise(spans):
             assert start >= end - 0.001, f"account {account_id}: two cycles at once"
     assert {a for a, *_ in ran} == set(account_ids)
-    after_kill = [a for a, _, start, _ in cycles(logs[1]) if start > killed_at]
+    after_kill = [a for a, _, _, end in cycles(logs[1]) if end > killed_at]
     assert set(after_kill) == set(account_ids)  # cluster b followed every account alone
     assert all(o.last_code == "123456" for o in Order.objects.filter(account_id__in=account_ids))
