@@ -15,6 +15,9 @@ import uuid
 from collections import defaultdict
 
 import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from django_q.models import Schedule
 
 from accounts.models import Membership, Team
 from accounts.roles import Role
@@ -110,6 +113,9 @@ def test_two_clusters_share_the_accounts_and_one_carries_on_when_the_other_dies(
         pytest.skip("no Redis reachable")
     account_ids = place_orders(sandbox)
     create_cache_table()
+    # The watchdog schedule restarts the dispatcher when the cluster running it dies.
+    call_command("setup_schedules", verbosity=0)
+    Schedule.objects.filter(func="sync.tasks.watchdog").update(next_run=timezone.now())
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     clusters = [start_cluster(log, broker) for log in logs]
     groups = {c.pid for c in clusters}
@@ -132,7 +138,9 @@ def test_two_clusters_share_the_accounts_and_one_carries_on_when_the_other_dies(
             upstream = sandbox.state.order("smspool", order.account.api_key, order.upstream_id)
             with sandbox.state.lock:
                 sandbox.state.deliver(upstream, text="Your code is 123456")
-        seen = wait_until(lambda: delivered_and_seen(sandbox, account_ids), timeout=120)
+        # If the dispatcher ran in the killed cluster, the watchdog restarts it in the
+        # other one once its lease has run out: within about a minute and a half.
+        seen = wait_until(lambda: delivered_and_seen(sandbox, account_ids), timeout=180)
         assert seen is not None, logs[1].read_text()[-4000:]
     finally:
         for cluster in clusters:
