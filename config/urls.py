@@ -2,11 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as account_views
+from config.health import health
 
 admin.site.site_header = "smsdesk administration"
 admin.site.site_title = "smsdesk admin"
 
 urlpatterns = [
+    # For load balancers and monitors: no login, no HTTPS redirect (SECURE_REDIRECT_EXEMPT).
+    path("health", health, name="health"),
     path("admin/", admin.site.urls),
     # Reset by email only when mail is configured (EMAIL_URL); these two come
     # before Django's own auth URLs so they win.
