@@ -114,6 +114,7 @@ PUBLIC: dict[str, tuple[set[int], set[int]]] = {
     "password_reset_confirm": ({200}, {200}),  # a made-up token: "link not valid"
     "password_reset_complete": ({200}, {405}),
     "admin:login": ({200}, {200}),
+    "health": ({200}, {405}),  # for load balancers: counts and ages, no team's data
 }
 LOGIN_REQUIRED = {"password_change", "password_change_done"}
 
