@@ -79,6 +79,31 @@ def new_idempotency_key() -> str:
     return uuid.uuid4().hex
 
 
+NOTE_LENGTH = 500
+
+
+class NoteField(forms.CharField):
+    """A note of at most 500 characters, refused (never cut) when longer.
+
+    The input carries no maxlength: a browser would cut a pasted text silently,
+    and the member would learn of it only later. The form says so instead.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("strip", True)
+        super().__init__(max_length=NOTE_LENGTH, **kwargs)
+        self.error_messages["max_length"] = (
+            "A note is at most 500 characters; this one has %(show_value)s. "
+            "Shorten it and save again: nothing was saved."
+        )
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        return attrs
+
+
 class OrderForm(PairForm):
     offer = forms.CharField(max_length=200, initial=AUTO_CHEAPEST)
     idempotency_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
@@ -105,7 +130,7 @@ class OrderForm(PairForm):
         choices=[(t.value, t.value.title()) for t in ActivationType], initial=ActivationType.SMS
     )
     operator = forms.CharField(required=False, max_length=60)
-    note = forms.CharField(required=False, max_length=500)
+    note = NoteField()
     auto_replace = forms.BooleanField(
         required=False, label="If no code arrives before expiry, order a new number"
     )
@@ -133,7 +158,11 @@ class OrderForm(PairForm):
 
 
 class NoteForm(forms.Form):
-    note = forms.CharField(required=False, max_length=500, strip=True)
+    note = NoteField()
+
+    def error_text(self) -> str:
+        """The form's first error in plain words."""
+        return next((str(e) for errors in self.errors.values() for e in errors), "")
 
 
 class HistoryFilterForm(forms.Form):

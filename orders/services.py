@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -61,6 +61,9 @@ CANCEL_BACKOFF_BASE = 5
 CANCEL_BACKOFF_MAX = 60
 # An unconfirmed purchase the provider's lists cannot settle: left for staff.
 CANNOT_CONFIRM = "cannot_confirm"
+# "Cancel when allowed" given up, and why (the audit event's payload).
+CANCEL_DROPPED = "order.cancel_dropped"
+CANCEL_DROPPED_CODE_ARRIVED = "a code arrived"
 # By when a purchase call has surely ended (the transport's timeouts and retries
 # fit well inside it). A "placing" row older than this lost its process.
 PLACEMENT_DEADLINE = timedelta(seconds=90)
@@ -117,9 +120,10 @@ class Options:
 
     def unsupported_by(self, account: ProviderAccount) -> list[str]:
         """Names of the options set here that `account`'s provider cannot honour."""
+        # No quantity here: where the provider cannot sell several numbers in one
+        # purchase, smsdesk buys them one by one (order_place).
         wanted = {
             Capability.MAX_PRICE: self.max_price is not None,
-            Capability.QUANTITY: self.quantity > 1,
             Capability.AREA_CODES: bool(self.area_codes),
             Capability.CARRIER: bool(self.carrier),
             Capability.VOICE: self.activation_type != ActivationType.SMS,
@@ -146,14 +150,21 @@ def order_place(
 ) -> list[Order]:
     """Buy a number (or `options.quantity` numbers) from the first workable choice.
 
+    Returns one row per number, plus (for a quantity) the row of the purchase
+    that stopped the series: failed with its reason, or unconfirmed. Several
+    numbers are bought in one purchase where the provider sells them so; what
+    it did not sell is bought one by one from the same offer (`placement_summary`
+    says how many were bought and why any were not).
+
     Idempotent: a second call with the same key returns the orders of the
     first. The Order row exists in state "placing", with the price reserved
-    against the member's limit and the team's budget, before the upstream
-    call, so a crash in between leaves a trace for reconciliation. A purchase
-    whose outcome is unknown (the answer was lost or unreadable) is returned
-    "unconfirmed" and resolved by the sync engine, never reported as failed.
-    With `failover`, an out-of-stock answer moves on to the next choice.
-    Raises OrderActionError with a plain-words message and a next step.
+    against the member's limit and the team's budget (quantity x price),
+    before the upstream call, so a crash in between leaves a trace for
+    reconciliation. A purchase whose outcome is unknown (the answer was lost
+    or unreadable) is returned "unconfirmed" and resolved by the sync engine,
+    never reported as failed. With `failover`, an out-of-stock answer moves on
+    to the next choice. Raises OrderActionError with a plain-words message and
+    a next step when not one number was bought.
     """
     if not membership.can(Permission.ORDER):
         raise OrderActionError("Your role cannot order numbers.", category="forbidden")
@@ -170,7 +181,98 @@ def order_place(
         )
     except IntegrityError:  # the same form posted twice at once
         return _orders_for_key(membership.team, idempotency_key)
-    return _purchase_with_failover(membership, order, choices, options, failover, actor, request)
+    placed, sold_by = _purchase_with_failover(
+        membership, order, choices, options, failover, actor, request
+    )
+    missing = options.quantity - len(placed)
+    if missing <= 0 or not all(o.upstream_id for o in placed):
+        return placed
+    single = replace(options, quantity=1)
+    extra = _buy_one_by_one(membership, order, sold_by, single, missing, failover, actor, request)
+    return [*placed, *extra]
+
+
+def _buy_one_by_one(
+    membership, first: Order, choices, options, count: int, failover, actor, request
+) -> list[Order]:
+    """Buy `count` more numbers, each its own row and purchase, from `choices[0]`
+    (the offer that sold the first ones). Stops at the first purchase that buys
+    nothing (its row stays failed, with the reason) or whose outcome is unknown."""
+    bought: list[Order] = []
+    for _ in range(count):
+        taken = Order.objects.filter(
+            team=first.team, idempotency_key__startswith=f"{first.idempotency_key}#"
+        ).count()
+        key = f"{first.idempotency_key}#{taken + 1}"
+        try:
+            row = _create_placing_row(
+                membership, choices[0], options, key, first.note, first.auto_replace, None
+            )
+        except OrderActionError as refused:  # the spend check: recorded as a failed row
+            bought.append(_refused_row(membership, first, choices[0], key, refused, actor))
+            break
+        try:
+            placed, choices = _purchase_with_failover(
+                membership, row, choices, options, failover, actor, request
+            )
+        except OrderActionError as exc:
+            # The row keeps the reason in plain words (the audit event has the provider's).
+            Order.objects.filter(pk=row.pk, state=State.FAILED).update(error=exc.message[:500])
+            row.refresh_from_db()
+            bought.append(row)
+            break
+        bought.extend(placed)
+        if not all(o.upstream_id for o in placed):
+            break
+    return bought
+
+
+def _refused_row(membership, first: Order, choice: Choice, key: str, refused, actor) -> Order:
+    """A failed row for a number of a series the spend check refused: it says why."""
+    row = Order.objects.create(
+        team=first.team,
+        ordered_by=membership.user,
+        idempotency_key=key,
+        options=first.options,
+        note=first.note,
+        state=State.FAILED,
+        error=refused.message[:500],
+        error_category=refused.category,
+        finished_at=timezone.now(),
+        **_choice_fields(choice),
+    )
+    audit.record(
+        team=row.team,
+        actor=actor,
+        action="order.failed",
+        target=row,
+        payload={
+            "provider": row.account.label,
+            "category": refused.category,
+            "message": refused.message,
+        },
+    )
+    return row
+
+
+def placement_summary(orders: list[Order], quantity: int) -> tuple[int, str]:
+    """How many numbers of a placement were bought, and why the others were not ("" when
+    all were). `orders` as order_place returns them; `quantity` as asked."""
+    bought = sum(1 for o in orders if o.upstream_id)
+    if bought >= quantity:
+        return bought, ""
+    # A series stops at its first purchase that bought nothing (or may not have).
+    stopped = next((o for o in orders if not o.upstream_id), None)
+    if stopped is not None and stopped.state in PENDING_STATES:
+        why = (
+            f"{stopped.account.label} did not answer clearly about the next one; smsdesk is "
+            "checking whether it went through and ordered no more meanwhile"
+        )
+    elif stopped is not None and stopped.error:
+        why = stopped.error.rstrip(".")
+    else:
+        why = "the provider sold fewer numbers than asked"
+    return bought, why
 
 
 def _orders_for_key(team, key: str) -> list[Order]:
@@ -256,7 +358,8 @@ def purchase_request(order: Order, choice: Choice, options: Options) -> Purchase
         product_id=choice.product_id,
         max_price=options.max_price,
         pricing_option=_pricing_option(order, options),
-        quantity=options.quantity,
+        # Without multi-purchase, order_place buys the others one by one.
+        quantity=options.quantity if choice.account.supports(Capability.QUANTITY) else 1,
         area_codes=options.area_codes,
         exclude_area_codes=options.exclude_area_codes,
         carrier=options.carrier,
@@ -280,7 +383,9 @@ def _upstream_key(order: Order) -> str:
 
 def _purchase_with_failover(
     membership, order, choices, options, failover, actor, request
-) -> list[Order]:
+) -> tuple[list[Order], list[Choice]]:
+    """Buy for the placing `order` from the first choice that sells; return the rows
+    bought (or the row, unconfirmed) and the choices from the one that sold on."""
     for index, choice in enumerate(choices):
         if index:
             try:
@@ -304,12 +409,15 @@ def _purchase_with_failover(
             raise _placement_failed(order, choice, options, exc, actor, request) from exc
         except ProviderError as exc:
             if exc.outcome_unknown:
-                return [placement_unconfirmed(order, exc, actor=actor, request=request)]
+                unconfirmed = placement_unconfirmed(order, exc, actor=actor, request=request)
+                return [unconfirmed], choices[index:]
             raise _placement_failed(order, choice, options, exc, actor, request) from exc
         if not purchases:
             exc = UpstreamUnavailable("The provider answered without a number.")
-            return [placement_unconfirmed(order, exc, actor=actor, request=request)]
-        return record_purchases(order, purchases, actor=actor, request=request)
+            unconfirmed = placement_unconfirmed(order, exc, actor=actor, request=request)
+            return [unconfirmed], choices[index:]
+        placed = record_purchases(order, purchases, actor=actor, request=request)
+        return placed, choices[index:]
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -867,7 +975,7 @@ def order_replace(*, order: Order, membership, request=None, actor=None) -> Orde
     placed = order_place(
         membership=membership,
         choices=[choice],
-        options=Options.from_json(order.options),
+        options=_one_more_like(order),
         idempotency_key=f"replace:{order.code}",
         note=order.note,
         auto_replace=order.auto_replace,
@@ -884,6 +992,12 @@ def order_replace(*, order: Order, membership, request=None, actor=None) -> Orde
         request=request,
     )
     return placed[0]
+
+
+def _one_more_like(order: Order) -> Options:
+    """The options `order` was bought with, for one number: the row of a bulk order
+    keeps the quantity asked, and its replacement replaces that one number only."""
+    return replace(Options.from_json(order.options), quantity=1)
 
 
 def choice_for(order: Order) -> Choice:
@@ -971,6 +1085,7 @@ def apply_state(order: Order, upstream: OrderState, *, now=None) -> Order:
         if current.is_final or current.upstream_id != upstream.order_id:
             return current
         new_message = _record_message(current, upstream, now)
+        cancel_was_requested = current.cancel_requested
         _update_fields(current, upstream, now, new_message)
         _correct_quoted_cost(current, upstream)
         current.save()
@@ -984,6 +1099,15 @@ def apply_state(order: Order, upstream: OrderState, *, now=None) -> Order:
             target=current,
             payload={"code": new_message.code},
         )
+        if cancel_was_requested and not current.cancel_requested:
+            # The number is used now: a refund is no longer due. Said on the board row.
+            audit.record(
+                team=current.team,
+                actor=None,
+                action=CANCEL_DROPPED,
+                target=current,
+                payload={"reason": CANCEL_DROPPED_CODE_ARRIVED},
+            )
     return current
 
 
@@ -1090,7 +1214,7 @@ def _auto_replace(order: Order) -> Order | None:
         new = order_place(
             membership=membership,
             choices=[choice_for(order)],
-            options=Options.from_json(order.options),
+            options=_one_more_like(order),
             idempotency_key=f"auto:{order.code}",
             note=order.note,
             auto_replace=True,

@@ -5,7 +5,8 @@ from datetime import datetime, time
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, Sum
+from django.forms.utils import ErrorDict
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -21,13 +22,15 @@ from orders import quotes, services
 from orders.errors import CancelLocked, OrderActionError
 from orders.forms import (
     AUTO_CHEAPEST,
+    AUTO_RELIABLE,
     HistoryFilterForm,
     NoteForm,
     OrderForm,
     PairForm,
     new_idempotency_key,
 )
-from orders.models import Order, State
+from orders.models import BOARD_STATES, Order, State
+from providers.types import PricingOption
 
 HISTORY_PAGE = 50
 
@@ -40,21 +43,81 @@ def _is_htmx(request) -> bool:
 
 
 def board_version(team) -> str:
-    """Changes whenever anything on the team's board changes (one cheap query)."""
-    stats = Order.objects.filter(team=team).aggregate(last=Max("updated"), n=Count("id"))
+    """Changes whenever anything on the team's board changes (one cheap query).
+
+    Scheduling a cancel and the provider's refusals are written with update(),
+    which leaves `updated` alone: they count through the cancel fields.
+    """
+    on_board = Q(state__in=BOARD_STATES)
+    stats = Order.objects.filter(team=team).aggregate(
+        last=Max("updated"),
+        n=Count("id"),
+        scheduled=Count("id", filter=on_board & Q(cancel_requested=True)),
+        lock=Max("cancel_available_at", filter=on_board),
+        refusals=Sum("cancel_refusals", filter=on_board),
+    )
     last = stats["last"].timestamp() if stats["last"] else 0
-    return f"{last:.6f}-{stats['n']}"
+    lock = stats["lock"].timestamp() if stats["lock"] else 0
+    return f"{last:.6f}-{stats['n']}-{stats['scheduled']}-{lock:.0f}-{stats['refusals'] or 0}"
 
 
 def _board_context(request, membership) -> dict:
     team = membership.team
     return {
         "team": team,
-        "orders": Order.objects.filter(team=team).for_board(),
+        "orders": with_cancel_state(Order.objects.filter(team=team).for_board()),
         "version": board_version(team),
         "can_order": membership.can(Permission.ORDER),
         "now": timezone.now(),
     }
+
+
+def with_cancel_state(orders, now=None) -> list[Order]:
+    """`orders` as a list, each with `cancel_button` and `cancel_dropped` set.
+
+    `cancel_button`: "" (none), "cancel" (the provider allows it now) or
+    "when_allowed". `cancel_dropped`: why a "cancel when allowed" was given up
+    ("a code arrived"), or "".
+    """
+    orders = list(orders)
+    now = now or timezone.now()
+    dropped = _dropped_cancels([o for o in orders if o.state == State.RECEIVED])
+    for order in orders:
+        order.cancel_button = _cancel_button(order, now)
+        order.cancel_dropped = dropped.get(str(order.code), "")
+    return orders
+
+
+# Providers whose order status says when cancelling opens, and null once it is open
+# (SMSCode's cancel_available_at). The others lock cancelling at first without saying
+# for how long (SMSPool, NumPool, SMS-Activate): for them no time means "not known".
+CANCEL_TIME_REPORTED = frozenset({"smscode"})
+
+
+def _cancel_button(order: Order, now) -> str:
+    if not order.awaits_code or order.cancel_requested:
+        return ""
+    # "When allowed" cancels at once where the provider allows it and otherwise
+    # schedules the cancel; a plain Cancel would be refused while the lock lasts.
+    lock = order.cancel_available_at
+    if order.cancel_refusals or (lock is not None and lock > now):
+        return "when_allowed"
+    if lock is None and order.account.kind not in CANCEL_TIME_REPORTED:
+        return "when_allowed"  # maybe locked, for how long nobody says
+    return "cancel"
+
+
+def _dropped_cancels(orders: list[Order]) -> dict[str, str]:
+    """{order code: why its scheduled cancel was dropped} for `orders` (one query)."""
+    if not orders:
+        return {}
+    events = AuditEvent.objects.filter(
+        team_id=orders[0].team_id,
+        target_type="order",
+        target_code__in=[str(o.code) for o in orders],
+        action=services.CANCEL_DROPPED,
+    ).values_list("target_code", "payload")
+    return {code: (payload or {}).get("reason", "") for code, payload in events}
 
 
 @login_required
@@ -83,6 +146,8 @@ def board_fragment(request, code):
 def order_new(request, code):
     membership = get_team_for_user(request, code)
     team = membership.team
+    if request.method == "POST" and request.POST.get("show_offers"):
+        return _show_offers(request, membership)
     if request.method == "POST":
         get_team_for_user(request, code, Permission.ORDER)
         return _place(request, membership)
@@ -104,6 +169,18 @@ def _order_form_context(request, membership, form) -> dict:
     }
 
 
+def _show_offers(request, membership):
+    """ "Show offers" (and Enter in a field): the form again, with the offers, by POST
+    so that the CSRF token and the idempotency key never reach a URL. Buys nothing."""
+    form = OrderForm(request.POST, team=membership.team)
+    form.is_valid()
+    # Only what the offers need is checked here; the rest is checked when buying.
+    form._errors = ErrorDict({k: v for k, v in form.errors.items() if k in ("service", "country")})
+    ctx = _order_form_context(request, membership, form)
+    ctx.update(_offers_context(request, membership.team, request.POST))
+    return render(request, "orders/new.html", ctx)
+
+
 def _offers_context(request, team, data) -> dict:
     if not data.get("service") or not data.get("country"):
         return {"offers": None}
@@ -111,12 +188,31 @@ def _offers_context(request, team, data) -> dict:
     if not pair.is_valid():
         return {"offers": None, "pair_errors": pair.errors}
     service, country = pair.cleaned_data["service"], pair.cleaned_data["country"]
+    offers = quotes.offers_for(team, service, country)
+    selected = data.get("offer") or AUTO_CHEAPEST
+    picked = None if selected.startswith("auto:") else _find(offers, selected)
+    lost = not selected.startswith("auto:") and picked is None
+    if lost:
+        selected = AUTO_CHEAPEST  # the pick is not sold for this pair: say so below
     return {
-        "offers": quotes.offers_for(team, service, country),
+        "offers": offers,
         "service": service,
         "country": country,
-        "selected_offer": data.get("offer", AUTO_CHEAPEST),
+        "selected_offer": selected,
+        "pick_lost": lost,
+        "charged": picked or _auto_pick(offers, selected),
     }
+
+
+def _find(offers, key: str):
+    return next((o for o in offers if o.key == key), None)
+
+
+def _auto_pick(offers, selected: str):
+    """The offer "let smsdesk pick" would buy from now, or None."""
+    strategy = PricingOption.BEST_SUCCESS if selected == AUTO_RELIABLE else PricingOption.CHEAPEST
+    ranked = quotes.sort_offers(offers, strategy)
+    return ranked[0] if ranked and ranked[0].in_stock else None
 
 
 @login_required
@@ -162,7 +258,7 @@ def _place(request, membership):
         )
     except OrderActionError as exc:
         return _form_again(request, membership, form, error=exc, status=200)
-    return _placed(request, team, placed)
+    return _placed(request, team, placed, data["quantity"])
 
 
 def _choices(form, all_offers, options) -> list[services.Choice]:
@@ -191,7 +287,7 @@ def _form_again(request, membership, form, *, error=None, status=200):
     return render(request, "orders/new.html", ctx, status=status)
 
 
-def _placed(request, team, placed: list[Order]):
+def _placed(request, team, placed: list[Order], quantity: int = 1):
     first = placed[0]
     if first.state == State.FAILED:
         messages.error(request, f"This order failed earlier: {first.error}")
@@ -202,15 +298,31 @@ def _placed(request, team, placed: list[Order]):
             "checking with the provider whether this purchase went through; the board shows "
             "the number once it is confirmed, and nothing is charged if it was not.",
         )
-    elif len(placed) == 1:
+    elif quantity == 1 and len(placed) == 1:
         messages.success(
             request,
             f"{first.international_number} ordered for {first.service_name} "
             f"({first.account.label}). The code appears here as soon as it arrives.",
         )
     else:
-        messages.success(request, f"{len(placed)} numbers ordered. Codes appear as they arrive.")
+        _placed_several(request, placed, quantity)
     return redirect("board", code=team.code)
+
+
+def _placed_several(request, placed: list[Order], quantity: int) -> None:
+    bought, why = services.placement_summary(placed, quantity)
+    labels = ", ".join(sorted({o.account.label for o in placed if o.upstream_id}))
+    if not why:
+        messages.success(
+            request, f"{bought} numbers ordered ({labels}). Codes appear as they arrive."
+        )
+        return
+    others = quantity - bought
+    messages.warning(
+        request,
+        f"{bought} of {quantity} numbers ordered ({labels}); the other {others} "
+        f"{'was' if others == 1 else 'were'} not: {why}.",
+    )
 
 
 # --- one order -----------------------------------------------------------------------------
@@ -222,17 +334,21 @@ def order_detail(request, order_code):
     order, membership = get_object_for_user(
         request, Order.objects.select_related("account", "ordered_by"), order_code
     )
+    note_form = NoteForm(initial={"note": order.note})
+    return render(request, "orders/detail.html", _detail_context(order, membership, note_form))
+
+
+def _detail_context(order: Order, membership, note_form) -> dict:
     events = AuditEvent.objects.filter(target_type="order", target_code=str(order.code))
-    ctx = {
+    return {
         "team": order.team,
-        "order": order,
+        "order": with_cancel_state([order])[0],
         "order_messages": order.messages.all(),
         "events": events[:50],
         "can_order": membership.can(Permission.ORDER),
-        "note_form": NoteForm(initial={"note": order.note}),
+        "note_form": note_form,
         "replaced_by": Order.objects.filter(replaces=order).first(),
     }
-    return render(request, "orders/detail.html", ctx)
 
 
 @login_required
@@ -245,7 +361,11 @@ def order_row(request, order_code):
 def _row(request, order: Order, membership, status=200):
     """The order's board row, plus the flash messages swapped out of band."""
     order = Order.objects.select_related("account", "ordered_by").get(pk=order.pk)
-    ctx = {"order": order, "can_order": membership.can(Permission.ORDER), "team": order.team}
+    ctx = {
+        "order": with_cancel_state([order])[0],
+        "can_order": membership.can(Permission.ORDER),
+        "team": order.team,
+    }
     row = render_to_string("orders/board.html#row", ctx, request=request)
     flash = render_to_string("includes/messages.html", {"oob": True}, request=request)
     return HttpResponse(row + flash, status=status)
@@ -263,7 +383,8 @@ def _act(request, order_code, action):
             if exc.scheduled
             else f"{exc} Use “cancel when allowed” to have smsdesk do it."
         )
-        messages.warning(request, text)
+        # Tagged with the order: the board takes the notice down if the cancel is dropped.
+        messages.warning(request, text, extra_tags=f"cancel-{order.code}")
     except OrderActionError as exc:
         messages.error(request, " ".join(filter(None, [exc.message, exc.next_step])))
     if _is_htmx(request):
@@ -330,15 +451,19 @@ def order_replace(request, order_code):
 @login_required
 @require_POST
 def order_note(request, order_code):
-    order, _ = get_object_for_user(request, Order.objects, order_code, Permission.ORDER)
+    order, membership = get_object_for_user(
+        request, Order.objects.select_related("account", "ordered_by"), order_code, Permission.ORDER
+    )
     form = NoteForm(request.POST)
-    if form.is_valid():
-        services.order_set_note(
-            order=order, note=form.cleaned_data["note"], actor=request.user, request=request
-        )
-        messages.success(request, "Note saved.")
-    else:
-        messages.error(request, "A note is at most 500 characters.")
+    if not form.is_valid():
+        # Refused whole, the text kept in the field to shorten: nothing is cut silently.
+        messages.error(request, form.error_text())
+        ctx = _detail_context(order, membership, form)
+        return render(request, "orders/detail.html", ctx, status=400)
+    services.order_set_note(
+        order=order, note=form.cleaned_data["note"], actor=request.user, request=request
+    )
+    messages.success(request, "Note saved.")
     return redirect("order_detail", order_code=order.code)
 
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from django import forms
+from django.db.models import Q
 
-from orders.forms import find_country, find_service
+from orders.forms import NoteField, find_country, find_service
 from providers.models import CatalogCountry, CatalogService
 
 # Database integer columns hold ids up to this; anything above names nothing.
@@ -68,7 +69,7 @@ class RentForm(forms.Form):
     )
     service = forms.CharField(required=False, max_length=120)
     label = forms.CharField(required=False, max_length=100)
-    note = forms.CharField(required=False, max_length=500)
+    note = NoteField()
     idempotency_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
 
     def __init__(self, *args, team, **kwargs):
@@ -123,19 +124,30 @@ class ExtendForm(forms.Form):
 
 class DetailsForm(forms.Form):
     label = forms.CharField(required=False, max_length=100, strip=True)
-    note = forms.CharField(required=False, max_length=500, strip=True)
+    note = NoteField()
+
+    def error_text(self) -> str:
+        """The form's first error in plain words."""
+        return next((str(e) for errors in self.errors.values() for e in errors), "")
 
 
 class RentalFilterForm(forms.Form):
     state = forms.ChoiceField(required=False)
     provider = forms.ChoiceField(required=False)
     member = forms.ChoiceField(required=False)
+    country = forms.CharField(
+        required=False,
+        max_length=120,
+        strip=True,
+        widget=forms.TextInput(attrs={"placeholder": "United States, UK, DE…"}),
+    )
     q = forms.CharField(required=False, max_length=40, label="Number or label")
 
     def __init__(self, *args, team, **kwargs):
         from rentals.models import RentalState
 
         super().__init__(*args, **kwargs)
+        self.team = team
         self.fields["state"].choices = [("", "Any state"), *RentalState.choices]
         self.fields["provider"].choices = [("", "Any provider")] + [
             (str(a.code), a.label) for a in team.provider_accounts.order_by("label")
@@ -144,3 +156,19 @@ class RentalFilterForm(forms.Form):
             (str(m.user_id), m.user.get_username())
             for m in team.memberships.select_related("user").order_by("user__username")
         ]
+
+    def clean_country(self) -> Q | None:
+        """The rentals in the country typed (a name, an alias or an ISO code), as a filter;
+        None for no country. A country smsdesk does not know is refused in plain words."""
+        text = self.cleaned_data["country"]
+        if not text:
+            return None
+        found = find_country(text, team=self.team)
+        if found is None:
+            raise forms.ValidationError(
+                f"No country called “{text}”. Type its name (United States) or its code (US)."
+            )
+        country = canonical(found)
+        if country is None:  # a provider's own entry without a canonical country
+            return Q(country_name__iexact=found.name)
+        return Q(country=country) | Q(country__isnull=True, country_name__iexact=country.name)

@@ -132,6 +132,33 @@ class Rental(models.Model):
         digits = self.phone_number.lstrip("+")
         return f"+{digits}" if digits else ""
 
+    @property
+    def rented_length(self) -> int:
+        """How long the number is rented for in all, in `unit`s: the first length plus
+        every extension (by hand or automatic), as its expiry has moved."""
+        if not self.started_at or not self.expires_at:
+            return self.duration
+        unit = 3600 if self.unit == Unit.HOUR else 86400
+        return max(self.duration, round((self.expires_at - self.started_at).total_seconds() / unit))
+
+    @property
+    def extended_by(self) -> int:
+        """Units added to the first length by extensions (0 when never extended)."""
+        return self.rented_length - self.duration
+
+    @property
+    def rented_for(self) -> str:
+        """ "7 days", or "37 days (7 days, extended by 30 days)" once extended."""
+        total = self._in_units(self.rented_length)
+        if not self.extended_by:
+            return total
+        first, added = self._in_units(self.duration), self._in_units(self.extended_by)
+        return f"{total} ({first}, extended by {added})"
+
+    def _in_units(self, count: int) -> str:
+        unit = "hour" if self.unit == Unit.HOUR else "day"
+        return f"{count} {unit}{'' if count == 1 else 's'}"
+
 
 class RentalMessage(models.Model):
     rental = models.ForeignKey(Rental, on_delete=models.CASCADE, related_name="messages")

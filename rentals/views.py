@@ -35,18 +35,10 @@ def rentals_list(request, code):
     team = membership.team
     form = RentalFilterForm(request.GET or None, team=team)
     rentals = Rental.objects.filter(team=team).select_related("account", "rented_by")
-    if form.is_valid():
-        data = form.cleaned_data
-        if data["state"]:
-            rentals = rentals.filter(state=data["state"])
-        if data["provider"]:
-            rentals = rentals.filter(account__code=data["provider"])
-        if data["member"]:
-            rentals = rentals.filter(rented_by_id=data["member"])
-        if data["q"]:
-            rentals = rentals.filter(
-                Q(phone_number__contains=data["q"]) | Q(label__icontains=data["q"])
-            )
+    if form.is_bound and not form.is_valid():
+        rentals = rentals.none()  # the errors say why; never "everything" for a typo
+    elif form.is_bound:
+        rentals = _filtered(rentals, form.cleaned_data)
     ctx = {
         "team": team,
         "form": form,
@@ -55,6 +47,22 @@ def rentals_list(request, code):
         "can_order": membership.can(Permission.ORDER),
     }
     return render(request, "rentals/list.html", ctx)
+
+
+def _filtered(rentals, data: dict):
+    if data["state"]:
+        rentals = rentals.filter(state=data["state"])
+    if data["provider"]:
+        rentals = rentals.filter(account__code=data["provider"])
+    if data["member"]:
+        rentals = rentals.filter(rented_by_id=data["member"])
+    if data["country"] is not None:
+        rentals = rentals.filter(data["country"])
+    if data["q"]:
+        rentals = rentals.filter(
+            Q(phone_number__contains=data["q"]) | Q(label__icontains=data["q"])
+        )
+    return rentals
 
 
 def _offer_table(request, team) -> dict:
@@ -156,7 +164,7 @@ def _rent(request, membership):
     return redirect("rental_detail", rental_code=rental.code)
 
 
-def _detail_context(request, rental, membership) -> dict:
+def _detail_context(request, rental, membership, details_form=None) -> dict:
     refund_allowed, refund_reason = services.refund_status(rental)
     offer = rental.offer
     return {
@@ -171,7 +179,8 @@ def _detail_context(request, rental, membership) -> dict:
         else [],
         "supports_wake": rental.account.supports(Capability.RENTAL_WAKE),
         "supports_auto_extend": rental.account.supports(Capability.RENTAL_AUTO_EXTEND),
-        "details_form": DetailsForm(initial={"label": rental.label, "note": rental.note}),
+        "details_form": details_form
+        or DetailsForm(initial={"label": rental.label, "note": rental.note}),
         "events": AuditEvent.objects.filter(target_type="rental", target_code=str(rental.code))[
             :50
         ],
@@ -270,15 +279,22 @@ def rental_auto_extend(request, rental_code):
 @require_POST
 def rental_details(request, rental_code):
     form = DetailsForm(request.POST)
-
-    def save(rental):
-        if not form.is_valid():
-            raise services.RentalError("A label is at most 100 characters, a note 500.")
-        services.rental_set_details(
-            rental=rental, actor=request.user, request=request, **form.cleaned_data
+    if form.is_valid():
+        return _act(
+            request,
+            rental_code,
+            lambda r: services.rental_set_details(
+                rental=r, actor=request.user, request=request, **form.cleaned_data
+            ),
+            "Saved.",
         )
-
-    return _act(request, rental_code, save, "Saved.")
+    rental, membership = get_object_for_user(
+        request, Rental.objects.select_related("account", "offer"), rental_code, Permission.ORDER
+    )
+    # Refused whole, the text kept in the fields to shorten: nothing is cut silently.
+    messages.error(request, form.error_text())
+    ctx = _detail_context(request, rental, membership, details_form=form)
+    return render(request, "rentals/detail.html", ctx, status=400)
 
 
 @login_required

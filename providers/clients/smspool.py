@@ -554,7 +554,9 @@ class SmsPoolClient(ProviderClient):
     def purchase(self, request: PurchaseRequest) -> list[Purchase]:
         """Order `request.quantity` numbers with every option SMSPool understands.
 
-        Returns one Purchase per number issued. Raises OutOfStock,
+        Returns one Purchase per number issued: possibly fewer than asked (the
+        endpoint page does not list `quantity`; a host that ignores it sells
+        one), so the caller checks the count. Raises OutOfStock,
         InsufficientBalance, PriceTooHigh, InvalidRequest... as the provider says.
         """
         return self._post(

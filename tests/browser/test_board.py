@@ -94,8 +94,8 @@ def test_cancel_when_allowed_counts_down_then_the_row_leaves_the_board(page, tea
         mark_document(page)
         row = page.locator(f"#order-{order.code}")
         button = row.get_by_role("button", name=re.compile(r"^Cancel when allowed"))
-        # Rendered "(in 120s)", then counted down by smsdesk.js as "(in 1:59)".
-        expect(button).to_have_text(re.compile(r"Cancel when allowed \(in \d:\d\d\)"))
+        # Rendered "(in 120s)", then counted down by smsdesk.js as "(in 1 min 59 s)".
+        expect(button).to_have_text(re.compile(r"Cancel when allowed \(in \d min \d+ s\)"))
         first = _seconds(button.text_content())
         expect(button).not_to_have_text(button.text_content(), timeout=3000)  # it ticks
         assert 60 < _seconds(button.text_content()) < first
@@ -121,7 +121,7 @@ def test_cancel_when_allowed_counts_down_then_the_row_leaves_the_board(page, tea
 
 
 def _seconds(label: str) -> int:
-    """Seconds left on a countdown label: "in 1:59" is 119."""
-    match = re.search(r"in (\d+):(\d\d)", label)
+    """Seconds left on a countdown label: "in 1 min 59 s" is 119."""
+    match = re.search(r"in (\d+) min (\d+) s", label)
     assert match, label
     return int(match.group(1)) * 60 + int(match.group(2))

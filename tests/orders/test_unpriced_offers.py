@@ -162,7 +162,9 @@ class UnpricedHostMixin:
         self.assertEqual([o.priced for o in offers], [True, False])
         response = self.order_page()
         self.assertContains(response, "price known after purchase")
-        self.assertNotContains(response, "smsdesk will order from")  # it picks the priced one
+        # It picks the priced one, and the confirmation says so with the price.
+        self.assertContains(response, "smsdesk will order from <b>numpool sandbox</b> at <b>")
+        self.assertNotContains(response, f"smsdesk will order from <b>{self.label}</b>")
         order = self.place_one()
         self.assertEqual(order.account, priced)
 

@@ -11,7 +11,9 @@ Two dialects (`config.dialect("smspool", key)`): "postman", the collection,
 by default; "seed", the older endpoint page (smspool-api-endpoints.txt), where
 sms/resend keeps the same order and answers `{success, message, resend}`,
 rental/retrieve_all lists `{"<id>": {name, region, pricing}}` with no refund
-fields, and every rental is refundable within 12 hours and before a message.
+fields, every rental is refundable within 12 hours and before a message, and
+purchase/sms ignores `quantity` (the page does not list it: one number per call;
+the collection's dialect sells that many and answers a list of order objects).
 """
 
 from __future__ import annotations
@@ -460,34 +462,55 @@ class SmsPool(Protocol):
         in_stock = [c for c in candidates if c[2] > 0 and not sold_out]
         if not in_stock:
             return out_of_stock([c[0] for c in candidates] or [0])
+        quantity = self._quantity(request)
+        if quantity is None:
+            return missing("quantity")
         account_balance = account.balance
         pid, price, _stock, _rate = in_stock[0]
-        try:
-            order = self.state.create_order(
-                account, service=service.slug, country=country.iso, price=price, pool=pid
-            )
-        except SandboxError:
-            return balance_error(pid, price, account_balance)
+        bodies = []
+        for _ in range(quantity):
+            try:
+                order = self.state.create_order(
+                    account, service=service.slug, country=country.iso, price=price, pool=pid
+                )
+            except SandboxError:
+                if not bodies:
+                    return balance_error(pid, price, account_balance)
+                break  # the balance ran out part way: the numbers bought so far
+            bodies.append(self._purchase_body(order, country, service, pid, price))
+        # One number: the documented object. Several (`quantity`, whose answer is
+        # not documented): a list of those objects, one per number.
+        return json_reply(200, bodies[0] if quantity == 1 else bodies)
+
+    def _quantity(self, request: Request) -> int | None:
+        """How many numbers to buy: `quantity` (1 to 100) in the Postman dialect, whose
+        collection lists it; always 1 in the seed dialect, whose endpoint page does not
+        (the field is ignored there). None for a value that is not such a number."""
+        text = request.value("quantity")
+        if self._seed(request) or not text:
+            return 1
+        if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 100:
+            return None
+        return int(text)
+
+    def _purchase_body(self, order: Order, country, service, pid: int, price: Decimal) -> dict:
         pool_name = catalog.POOL_NAMES[pid]
-        return json_reply(
-            200,
-            {
-                "success": 1,
-                "number": int(order.e164),
-                "cc": order.dial,
-                "phonenumber": order.phone,
-                "order_id": order.id,
-                "country": country.name,
-                "service": service.name,
-                "pool": pid,
-                "expires_in": seconds_left(order.expires_at, order.created_at),
-                "expiration": int(order.expires_at),
-                "message": f"You have succesfully ordered a {service.name} number from pool: "
-                f"{pool_name} for {money2(price)}.",
-                "cost": money2(price),
-                "cost_in_cents": int(price * 100),
-            },
-        )
+        return {
+            "success": 1,
+            "number": int(order.e164),
+            "cc": order.dial,
+            "phonenumber": order.phone,
+            "order_id": order.id,
+            "country": country.name,
+            "service": service.name,
+            "pool": pid,
+            "expires_in": seconds_left(order.expires_at, order.created_at),
+            "expiration": int(order.expires_at),
+            "message": f"You have succesfully ordered a {service.name} number from pool: "
+            f"{pool_name} for {money2(price)}.",
+            "cost": money2(price),
+            "cost_in_cents": int(price * 100),
+        }
 
     def check(self, request: Request) -> Reply:
         account = self._account(request)
