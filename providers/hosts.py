@@ -72,6 +72,13 @@ def points_inside(url: str) -> bool:
     return any(not ipaddress.ip_address(a).is_global for a in _addresses(parts.hostname))
 
 
+def is_inside(host: str) -> bool:
+    """True when `host` is, or resolves to, a private, loopback, link-local or other
+    non-public address (webhooks hold their URLs to the same rule). A name that does
+    not resolve is not inside; sending to it fails on its own."""
+    return any(not ipaddress.ip_address(a).is_global for a in _addresses(host))
+
+
 def _addresses(host: str) -> tuple[str, ...]:
     try:
         return (str(ipaddress.ip_address(host)),)
