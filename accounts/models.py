@@ -12,8 +12,11 @@ from accounts.roles import Permission, Role, can
 class Team(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100)
-    # Spend ceiling for the whole team per calendar month, USD-equivalent; blank: none.
+    # Spend ceiling for the whole team per calendar month, in the reporting currency; blank: none.
     monthly_budget = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # The currency budgets, member limits and report totals are kept in (issue 15); provider
+    # amounts stay in their own currency and convert with the rate of their day.
+    reporting_currency = models.CharField(max_length=3, default="USD")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -33,10 +36,12 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
-    # Spend ceiling per calendar month in USD-equivalent; blank means no limit.
+    # Spend ceilings per calendar month and per day, in the team's reporting currency;
+    # blank means no limit.
     monthly_spend_limit = models.DecimalField(
         max_digits=12, decimal_places=2, null=True, blank=True
     )
+    daily_spend_limit = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

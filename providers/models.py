@@ -51,6 +51,13 @@ class ProviderAccount(models.Model):
 
     balance = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
     balance_checked_at = models.DateTimeField(null=True, blank=True)
+    # Low-balance alert (issue 15), in the account's currency: managers see a banner and
+    # get one email when the balance falls below it; `low_balance_alerted_at` is set at
+    # that crossing and cleared (re-armed) once a reading is back at or above it.
+    low_balance_threshold = models.DecimalField(
+        max_digits=18, decimal_places=4, null=True, blank=True
+    )
+    low_balance_alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
     health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN)
     last_error = models.CharField(max_length=500, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
@@ -360,3 +367,58 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}={self.count}"
+
+
+class BalanceReading(models.Model):
+    """One balance read from the provider (issue 15): what reconciliation compares the
+    ledger's movements with. Written by `ProviderAccount.record_ok` whenever a balance
+    is read (connection test, the balance schedule, a refused purchase)."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="readings")
+    amount = models.DecimalField(max_digits=18, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    read_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-read_at", "-id"]
+        indexes = [models.Index(fields=["account", "read_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.amount} {self.currency} at {self.read_at:%Y-%m-%d %H:%M}"
+
+
+class RateSource(models.TextChoices):
+    PROVIDER = "provider", "Read from a provider"
+    STAFF = "staff", "Entered by staff"
+
+
+class ExchangeRate(models.Model):
+    """How many units of `currency` one US dollar buys, from `valid_from` until the next
+    rate of that currency (issue 15). Amounts stay in their provider's currency; reports,
+    budgets and limits convert each one with the rate of its day.
+
+    Read daily from providers that publish the rate they convert with (SMSCode's
+    exchange-rate endpoint), or entered in the admin. A rate entered by staff for a day
+    is never overwritten by a provider's.
+    """
+
+    currency = models.CharField(max_length=3)
+    units_per_usd = models.DecimalField(
+        "units per US dollar", max_digits=18, decimal_places=6, help_text="e.g. 16250 for IDR."
+    )
+    valid_from = models.DateField(help_text="The first day this rate applies to.")
+    source = models.CharField(max_length=10, choices=RateSource.choices, default=RateSource.STAFF)
+    source_detail = models.CharField(max_length=200, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["currency", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "valid_from"], name="one_rate_per_day"),
+            models.CheckConstraint(
+                condition=models.Q(units_per_usd__gt=0), name="exchange_rate_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 USD = {self.units_per_usd.normalize():f} {self.currency} from {self.valid_from}"

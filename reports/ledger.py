@@ -175,7 +175,7 @@ def _booked_usd(entries) -> Decimal:
 
 
 def _held_usd(holds) -> Decimal:
-    total = holds.aggregate(total=Sum("amount_usd"))["total"]
+    total = holds.aggregate(total=Sum("amount"))["total"]
     return total or Decimal("0")
 
 
@@ -242,7 +242,7 @@ def reserve(
     return SpendHold.objects.create(
         team=team,
         member=membership.user,
-        amount_usd=cost,
+        amount=cost,
         purpose=purpose,
         order=order,
         rental=rental,

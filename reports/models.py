@@ -76,7 +76,9 @@ class SpendHold(models.Model):
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    amount_usd = models.DecimalField(max_digits=18, decimal_places=4)
+    # In the team's reporting currency at the time of the reservation.
+    amount = models.DecimalField(max_digits=18, decimal_places=4)
+    currency = models.CharField(max_length=3, default="USD")
     purpose = models.CharField(max_length=20)  # order, rental, extension
     order = models.ForeignKey(
         "orders.Order", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
@@ -91,4 +93,4 @@ class SpendHold(models.Model):
         indexes = [models.Index(fields=["team", "released_at"])]
 
     def __str__(self) -> str:
-        return f"{self.purpose} hold {self.amount_usd} USD"
+        return f"{self.purpose} hold {self.amount} {self.currency}"
