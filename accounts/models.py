@@ -69,3 +69,78 @@ class Membership(models.Model):
         if self.monthly_spend_limit is None:
             return None
         return self.monthly_spend_limit - spent
+
+
+class InvitationState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"
+
+
+class Invitation(models.Model):
+    """An email invitation to join a team with a role (see accounts.invitations).
+
+    Only a SHA-256 hash of the link's token is stored: whoever reads the database
+    cannot use a pending link. Re-sending replaces the hash (the old link stops
+    working); accepting or revoking ends it.
+    """
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField()
+    send_count = models.PositiveIntegerField(default=1)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-sent_at"]
+        constraints = [
+            # One open invitation per address and team: inviting again re-sends it.
+            models.UniqueConstraint(
+                fields=["team", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="one_open_invitation_per_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.team} ({self.role})"
+
+    def state(self, now=None) -> InvitationState:
+        from django.utils import timezone
+
+        if self.accepted_at is not None:
+            return InvitationState.ACCEPTED
+        if self.revoked_at is not None:
+            return InvitationState.REVOKED
+        if self.expires_at <= (now or timezone.now()):
+            return InvitationState.EXPIRED
+        return InvitationState.PENDING
+
+    @property
+    def is_open(self) -> bool:
+        """Not accepted and not revoked (an expired one may still be re-sent)."""
+        return self.accepted_at is None and self.revoked_at is None
