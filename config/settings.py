@@ -314,6 +314,13 @@ SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8001")
 # Hosts besides the providers' own where an account may send its key ("host" or
 # "host:port"; http allowed): a company proxy, a test double. See providers/hosts.py.
 ALLOWED_PROVIDER_HOSTS = env.list("ALLOWED_PROVIDER_HOSTS", default=[])
+# The portal's public address (https://desk.example.com). When set, smsdesk registers
+# PUBLIC_BASE_URL/hooks/smscode/<account>/ as each SMSCode account's webhook and
+# applies the pushed events (providers/webhooks.py); polling stays as the fallback.
+# SMSCode accepts only https; PUSH_ALLOW_HTTP lets tests and benchmarks on loopback
+# register http.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+PUSH_ALLOW_HTTP = env.bool("PUSH_ALLOW_HTTP", default=False)
 
 # Logs go to the console (stderr; journald under systemd). LOG_FORMAT=json writes
 # one JSON object per line with the request id (config.middleware.RequestIdMiddleware)

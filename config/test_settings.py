@@ -36,6 +36,8 @@ SYNC_AUTOSTART = False
 
 # Tests run sandboxes and test doubles on loopback ports of their own.
 ALLOWED_PROVIDER_HOSTS = ["127.0.0.1", "localhost"]
+# ... and receive the sandbox's webhook pushes on a live server over http.
+PUSH_ALLOW_HTTP = True
 SYNC_RUN_SECONDS = 0
 
 # A file, not a shared in-memory database: the tests that run work in threads

@@ -92,6 +92,18 @@ class ProviderAccount(models.Model):
     sync_due_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
     sync_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # Push (SMSCode's webhook, see providers.webhooks): the URL registered upstream
+    # ("" when none), its signing secret (encrypted like the key, never shown), when
+    # the registration was last checked, whether the provider switched delivery off,
+    # and when the last verified push arrived (while pushes arrive, polling slows:
+    # providers.leases.push_interval).
+    webhook_url = models.CharField(max_length=2048, blank=True, editable=False)
+    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    webhook_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    webhook_disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    webhook_disabled_reason = models.CharField(max_length=100, blank=True, editable=False)
+    last_push_at = models.DateTimeField(null=True, blank=True, editable=False)
+
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -118,6 +130,17 @@ class ProviderAccount(models.Model):
     def api_key(self) -> str:
         return crypto.decrypt(self.api_key_encrypted)
 
+    # --- the webhook secret: write-only, like the key ------------------------------
+    def set_webhook_secret(self, secret: str) -> None:
+        self.webhook_secret_encrypted = crypto.encrypt(secret) if secret else ""
+
+    @property
+    def webhook_secret(self) -> str:
+        """The secret SMSCode signs pushes with; "" when none is registered."""
+        if not self.webhook_secret_encrypted:
+            return ""
+        return crypto.decrypt(self.webhook_secret_encrypted)
+
     @property
     def masked_key(self) -> str:
         return f"••••{self.api_key_last4}" if self.api_key_last4 else "not set"
@@ -142,7 +165,7 @@ class ProviderAccount(models.Model):
         api_key = self.api_key
         transport = Transport(
             label=f"{self.kind}:{self.label}",
-            secrets=(api_key,),
+            secrets=(api_key, *self._webhook_secrets()),
             budget=self.budget(),
             **transport_options,
         )
@@ -190,7 +213,13 @@ class ProviderAccount(models.Model):
 
     def _secrets(self) -> tuple[str, ...]:
         try:
-            return (self.api_key,) if self.api_key_encrypted else ()
+            return ((self.api_key,) if self.api_key_encrypted else ()) + self._webhook_secrets()
+        except crypto.DecryptionError:
+            return ()
+
+    def _webhook_secrets(self) -> tuple[str, ...]:
+        try:
+            return (self.webhook_secret,) if self.webhook_secret_encrypted else ()
         except crypto.DecryptionError:
             return ()
 
