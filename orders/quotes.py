@@ -22,6 +22,7 @@ from django.core.cache import cache
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
+from config.money import money_text
 from orders.errors import Alternative
 from orders.models import Order
 from orders.services import Choice
@@ -435,7 +436,7 @@ def _usd_or_high(amount: Decimal, currency: str) -> Decimal:
 def _alternative(row: CatalogPrice) -> Alternative:
     return Alternative(
         label=f"{row.account.label}: {row.service.display_name} / {row.country.display_name}",
-        price=f"{row.price.normalize():f} {row.currency}",
+        price=money_text(row.price, row.currency),
         stock=row.stock,
         account_code=str(row.account.code),
         service_slug=row.service.service.slug if row.service.service else f"u{row.service.pk}",

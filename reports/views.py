@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.access import get_team_for_user
 from accounts.roles import Permission
+from config.money import amount_text
 from reports.forms import ReportForm
 from reports.selectors import GROUPS, cost_report, totals
 
@@ -62,8 +63,9 @@ def _csv(rows, currencies, group, since, until) -> HttpResponse:
         writer.writerow(
             [
                 row.key,
-                *[row.spent.get(c, "") for c in currencies],
-                row.usd,
+                # The pages' precision (config/money.py): no "36.2700000000000".
+                *[amount_text(row.spent.get(c), c) for c in currencies],
+                amount_text(row.usd, "USD", approx=True),
                 row.orders,
                 row.with_code,
                 row.without_code,
