@@ -33,6 +33,16 @@ def is_sandbox_url(url: str) -> bool:
     return bool(sandbox.netloc) and target.netloc == sandbox.netloc
 
 
+class ProviderAccountQuerySet(models.QuerySet):
+    def live(self) -> ProviderAccountQuerySet:
+        """Accounts not removed (enabled or not)."""
+        return self.filter(removed_at__isnull=True)
+
+    def usable(self) -> ProviderAccountQuerySet:
+        """Accounts that order, offer and sync: enabled and not removed."""
+        return self.filter(enabled=True, removed_at__isnull=True)
+
+
 class ProviderAccount(models.Model):
     """A team's account at one upstream provider, with its key encrypted at rest."""
 
@@ -104,8 +114,23 @@ class ProviderAccount(models.Model):
     webhook_disabled_reason = models.CharField(max_length=100, blank=True, editable=False)
     last_push_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # Removed by an owner (providers.services.provider_account_remove): gone from
+    # ordering, offers, dashboards and the sync engine; its orders, rentals, ledger
+    # and audit stay. A removed account is also disabled and never re-enabled.
+    removed_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+
+    objects = ProviderAccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["team", "label"]
