@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from accounts.dates import BoundedDateField, check_date_range
+from audit.labels import action_label
 from audit.models import AuditEvent
 
 
@@ -21,7 +22,9 @@ class AuditFilterForm(forms.Form):
         actors = events.values_list("actor_name", flat=True).distinct().order_by("actor_name")
         actions = events.values_list("action", flat=True).distinct().order_by("action")
         self.fields["actor"].choices = [("", "Anyone"), *[(a, a) for a in actors]]
-        self.fields["action"].choices = [("", "Any action"), *[(a, a) for a in actions]]
+        # Words to read, the raw action as the value (the URL keeps ?action=order.placed).
+        labelled = sorted(((a, f"{action_label(a)} ({a})") for a in actions), key=lambda c: c[1])
+        self.fields["action"].choices = [("", "Any action"), *labelled]
 
     def clean(self):
         data = super().clean()
