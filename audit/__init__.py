@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
+
+# Set while an API request is handled (api.views): every event recorded meanwhile
+# says which key did it, in its payload's "via".
+_via: ContextVar[dict[str, str] | None] = ContextVar("audit_via", default=None)
+
+
+@contextmanager
+def attributed(**via: str) -> Iterator[None]:
+    """Within the block, every event's payload carries `via` (e.g. the API key's name)."""
+    token = _via.set(via)
+    try:
+        yield
+    finally:
+        _via.reset(token)
 
 
 def record(
@@ -24,6 +41,9 @@ def record(
     from accounts.access import client_ip
     from audit.models import SYSTEM_ACTOR, AuditEvent
 
+    via = _via.get()
+    if via:
+        payload = {**(payload or {}), "via": via}
     user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
     return AuditEvent.objects.create(
         team=team,

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "rentals",
     "reports",
     "sync",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -384,3 +385,8 @@ SYNC_AUTOSTART = True  # services wake the sync engine when they give it work
 # how long before expiry (without auto-extend) the renter is reminded.
 RENTAL_POLL_SECONDS = env.int("RENTAL_POLL_SECONDS", default=15)
 RENTAL_REMINDER_HOURS = env.int("RENTAL_REMINDER_HOURS", default=24)
+
+# The member API (api/): each personal key may make API_KEY_RATE_LIMIT requests per
+# API_KEY_RATE_PERIOD seconds across all web workers; beyond that, 429 and Retry-After.
+API_KEY_RATE_LIMIT = env.int("API_KEY_RATE_LIMIT", default=100)
+API_KEY_RATE_PERIOD = env.float("API_KEY_RATE_PERIOD", default=10.0)

@@ -235,6 +235,10 @@ class ProviderAccount(models.Model):
         ProviderAccount.objects.filter(pk=self.pk).update(**fields)
         for name, value in fields.items():
             setattr(self, name, value)
+        if balance is not None:
+            from providers.balances import record_reading
+
+            record_reading(self, balance, self.currency, now)
 
     def _secrets(self) -> tuple[str, ...]:
         try:

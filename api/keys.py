@@ -1,0 +1,153 @@
+"""Personal API keys: issuing, checking, scopes and the per-key rate limit.
+
+A key is `PREFIX_HEAD` + 8 random characters (the prefix, stored in clear for
+lookup and shown in lists) + 32 random characters, all letters and digits so
+every SMS-Activate tool accepts it. The database keeps the SHA-256 of the
+whole key, never the key.
+
+Why a fast hash is right: slow password hashes (PBKDF2, Argon2) exist because
+passwords are guessable; each guess must cost. A key's secret part is 32
+characters drawn by `secrets` from 62, about 190 bits: nobody can enumerate
+that, however fast each hash is. A slow hash would only cost every API call
+tens of milliseconds (the gateway answers status polls in a few).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+import string
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.http import HttpResponse
+from django.utils import timezone
+
+from accounts.roles import Permission
+from api.models import ApiKey, Scope
+from providers.ratelimit import RateBudget
+
+PREFIX_HEAD = "smsd"
+PREFIX_RANDOM = 8
+SECRET_LENGTH = 32
+PREFIX_LENGTH = len(PREFIX_HEAD) + PREFIX_RANDOM
+KEY_LENGTH = PREFIX_LENGTH + SECRET_LENGTH
+ALPHABET = string.ascii_letters + string.digits
+# `last_used_at` is written at most this often per key: a status poll every second
+# costs no write.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+# What each scope needs of the member's role (accounts/roles.py).
+SCOPE_PERMISSION = {Scope.READ: Permission.VIEW, Scope.ORDER: Permission.ORDER}
+
+
+def _random(length: int) -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
+def new_raw_key() -> str:
+    """A fresh key: prefix (PREFIX_LENGTH characters) then the secret part."""
+    return PREFIX_HEAD + _random(PREFIX_RANDOM) + _random(SECRET_LENGTH)
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def split(raw: str) -> tuple[str, str]:
+    """(prefix, secret part) of a key."""
+    return raw[:PREFIX_LENGTH], raw[PREFIX_LENGTH:]
+
+
+def looks_like_key(raw) -> bool:
+    return (
+        isinstance(raw, str)
+        and len(raw) == KEY_LENGTH
+        and raw.startswith(PREFIX_HEAD)
+        and raw.isascii()
+        and raw.isalnum()
+    )
+
+
+# --- scopes ---------------------------------------------------------------------------------
+
+
+def scopes_for(membership) -> list[Scope]:
+    """The scopes `membership`'s role allows, narrowest first."""
+    return [s for s in Scope if membership.can(SCOPE_PERMISSION[s])]
+
+
+def may(key: ApiKey, scope: Scope) -> bool:
+    """True when `key` may act with `scope`: the key has it and its member's role
+    (as it is now, not as it was when the key was made) allows it."""
+    if scope == Scope.ORDER and key.scope != Scope.ORDER:
+        return False
+    return key.membership.can(SCOPE_PERMISSION[scope])
+
+
+# --- authenticating -------------------------------------------------------------------------
+
+
+def authenticate(raw, *, ip: str | None = None, now=None) -> ApiKey | None:
+    """The usable key `raw` is, or None (unknown, wrong, revoked or expired key).
+
+    One indexed query (the key with its membership, team and user); records the
+    use in `last_used_at`/`last_used_ip` at most once a minute, so frequent calls
+    cost no write. Never logs or raises with the key.
+    """
+    if not looks_like_key(raw):
+        return None
+    prefix, _secret = split(raw)
+    key = (
+        ApiKey.objects.select_related("membership__team", "membership__user")
+        .filter(prefix=prefix)
+        .first()
+    )
+    if key is None or not hmac.compare_digest(key.key_hash, hash_key(raw)):
+        return None
+    now = now or timezone.now()
+    if key.is_revoked or key.is_expired(now):
+        return None
+    _touch(key, ip, now)
+    return key
+
+
+def _touch(key: ApiKey, ip: str | None, now) -> None:
+    """Record a use; a conditional UPDATE, so concurrent calls write once a minute."""
+    since = now - LAST_USED_RESOLUTION
+    if key.last_used_at is not None and key.last_used_at >= since:
+        return
+    ApiKey.objects.filter(pk=key.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=since)
+    ).update(last_used_at=now, last_used_ip=ip)
+    key.last_used_at, key.last_used_ip = now, ip
+
+
+# --- the per-key rate limit -----------------------------------------------------------------
+
+
+def budget(key: ApiKey) -> RateBudget:
+    """The key's request budget: API_KEY_RATE_LIMIT requests per API_KEY_RATE_PERIOD s,
+    shared by every web worker (providers.ratelimit's sliding window)."""
+    return RateBudget(
+        f"apikey:{key.prefix}", settings.API_KEY_RATE_LIMIT, settings.API_KEY_RATE_PERIOD
+    )
+
+
+def retry_after(key: ApiKey) -> int:
+    """0 when `key` may make a request now (the request is counted), else the whole
+    seconds to wait (for a 429's Retry-After)."""
+    wait = budget(key).try_acquire()
+    return 0 if wait == 0 else max(1, math.ceil(wait))
+
+
+def too_many_requests(
+    seconds: int, body: str = "", content_type: str = "text/plain"
+) -> HttpResponse:
+    """A 429 with Retry-After."""
+    response = HttpResponse(body, status=429, content_type=content_type)
+    response["Retry-After"] = str(seconds)
+    return response
