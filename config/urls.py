@@ -4,6 +4,9 @@ from django.urls import include, path
 from accounts import views as account_views
 from config.health import health
 
+# A role that may not do something gets a page naming the role that may (not a bare 403).
+handler403 = "accounts.views.permission_denied"
+
 admin.site.site_header = "smsdesk administration"
 admin.site.site_title = "smsdesk admin"
 
@@ -26,4 +29,5 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("", include("rentals.urls")),
     path("", include("reports.urls")),
+    path("", include("webhooks.urls")),
 ]
