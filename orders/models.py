@@ -109,6 +109,9 @@ class Order(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replaced_by"
     )
     note = models.CharField(max_length=500, blank=True)
+    # How the order came in when not through the portal ("API: <key name>", set by
+    # the api app), for the board's label; blank for the portal.
+    placed_via = models.CharField(max_length=80, blank=True)
     # An upstream order found during reconciliation with no local row behind it.
     is_orphan = models.BooleanField(default=False)
 
