@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from accounts import views as account_views
 from config.health import health
+from sync.hooks import smscode_hook
 
 # A role that may not do something gets a page naming the role that may (not a bare 403).
 handler403 = "accounts.views.permission_denied"
@@ -13,6 +14,8 @@ admin.site.site_title = "smsdesk admin"
 urlpatterns = [
     # For load balancers and monitors: no login, no HTTPS redirect (SECURE_REDIRECT_EXEMPT).
     path("health", health, name="health"),
+    # SMSCode's webhook pushes (signed; no login, no CSRF token): sync/hooks.py.
+    path("hooks/smscode/<uuid:account_code>/", smscode_hook, name="smscode_hook"),
     path("admin/", admin.site.urls),
     # Reset by email only when mail is configured (EMAIL_URL); these two come
     # before Django's own auth URLs so they win.

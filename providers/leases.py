@@ -105,3 +105,41 @@ def poll_rate(account: ProviderAccount) -> float:
     per_second = budget.limit / budget.period
     share = POLL_SHARE if per_second >= 2 else SMALL_BUDGET_POLL_SHARE
     return per_second * share
+
+
+# --- push-aware intervals ------------------------------------------------------------------
+#
+# Where the provider pushes events (SMSCode's webhook, providers.webhooks), a poll
+# is only the fallback for a lost or late push: while pushes arrive the account is
+# polled PUSH_SLOWDOWN times slower (at most PUSH_MAX_INTERVAL between cycles), and
+# at its normal pace again once no push came for PUSH_QUIET, or as soon as the
+# registration check finds delivery switched off upstream.
+
+PUSH_SLOWDOWN = 5.0
+PUSH_MAX_INTERVAL = 20.0  # seconds
+PUSH_QUIET = timedelta(seconds=60)
+
+
+def push_alive(account: ProviderAccount, now: datetime | None = None) -> bool:
+    """Whether verified pushes arrive for the account: one within PUSH_QUIET, and none
+    of them from before SMSCode last said it switched delivery off."""
+    last = account.last_push_at
+    if last is None:
+        return False
+    disabled = account.webhook_disabled_at
+    if disabled is not None and disabled >= last:
+        return False
+    return (now or timezone.now()) - last <= PUSH_QUIET
+
+
+def push_interval(account: ProviderAccount, seconds: float, now: datetime | None = None) -> float:
+    """`seconds` (the polling interval without push) slowed while pushes arrive.
+
+    Bounded by PUSH_MAX_INTERVAL, and never past the moment pushes would count as
+    stopped plus the normal interval: a push that stops is noticed on time.
+    """
+    now = now or timezone.now()
+    if not push_alive(account, now):
+        return seconds
+    until_quiet = (account.last_push_at + PUSH_QUIET - now).total_seconds()
+    return max(seconds, min(seconds * PUSH_SLOWDOWN, PUSH_MAX_INTERVAL, until_quiet + seconds))

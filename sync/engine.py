@@ -1,6 +1,8 @@
 """The sync engine: keeps every active order and rental in step with its provider.
 
-Providers do not push, so smsdesk polls. The engine sits above orders and
+Most providers do not push, so smsdesk polls (where SMSCode pushes to a
+webhook, `sync.hooks` applies the events and polling slows to a fallback:
+`providers.leases.push_interval`). The engine sits above orders and
 rentals because it serves both: a cycle of one provider account runs
 `orders.sync.sync_orders` and `rentals.sync.sync_rentals` as sibling steps.
 
@@ -40,7 +42,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from providers import leases
+from providers import leases, webhooks
 from providers.errors import ProviderError, RateLimited
 from providers.models import ProviderAccount
 from sync import shutdown
@@ -89,6 +91,7 @@ def run_cycle(account: ProviderAccount, now: datetime | None = None) -> Cycle:
         account.record_error(exc)
     cycle.rentals = _rental_step(sync_rentals, account, client, now)
     cycle.awaiting, cycle.active = count_work(account)
+    webhooks.check_if_due(account, now)  # SMSCode push: registered and delivering?
     return cycle
 
 
@@ -118,7 +121,9 @@ def next_due(account: ProviderAccount, cycle: Cycle, started: datetime) -> datet
     """
     if not cycle.has_work:
         return None
-    seconds = max(cycle.rate_limited_for, poll_interval(account, cycle))
+    # Slower while the provider pushes events (polling is then only the fallback).
+    interval = leases.push_interval(account, poll_interval(account, cycle), started)
+    seconds = max(cycle.rate_limited_for, interval)
     return started + timedelta(seconds=seconds)
 
 

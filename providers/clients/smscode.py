@@ -26,6 +26,9 @@ list always use /v1: they carry no FX and are the same on both.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import re
 import uuid
@@ -215,6 +218,50 @@ class ReactivationCost:
     order_id: str
     cost: Decimal
     currency: str
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """GET/PATCH /v1/webhook: where SMSCode pushes order events, and whether it still does."""
+
+    url: str  # "" when none is set
+    secret: str  # returned in clear text; "" when none is set
+    disabled_at: datetime | None  # set when SMSCode switched delivery off
+    disabled_reason: str
+    consecutive_failures: int
+
+    @property
+    def delivering(self) -> bool:
+        return bool(self.url) and self.disabled_at is None
+
+
+# Webhook order events → the status the order is in once the event happened.
+WEBHOOK_EVENTS: dict[str, OrderStatus] = {
+    "order.otp_received": OrderStatus.RECEIVED,
+    "order.completed": OrderStatus.COMPLETED,
+    "order.expired": OrderStatus.EXPIRED,
+    "order.canceled": OrderStatus.CANCELLED,
+}
+WEBHOOK_TEST = "webhook.test"
+# The status words a poll of the same order shows (stored as `upstream_status`).
+WEBHOOK_RAW_STATUS = {
+    "order.otp_received": "OTP_RECEIVED",
+    "order.completed": "COMPLETED",
+    "order.expired": "EXPIRED",
+    "order.canceled": "CANCELED",
+}
+SIGNATURE_HEADER = "X-Webhook-Signature"
+SIGNATURE_PREFIX = "sha256="
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One verified delivery: its event name, when SMSCode sent it, and (for order
+    events) the order as a poll would report it."""
+
+    name: str
+    sent_at: datetime | None
+    state: OrderState | None  # None for webhook.test
 
 
 class SmsCodeClient(ProviderClient):
@@ -816,6 +863,37 @@ class SmsCodeClient(ProviderClient):
         cost = money(data.get("cost"), usd=self.usd, what="cost")
         return ReactivationCost(order_id=order_id, cost=cost, currency=self.money_currency)
 
+    # --- webhook (push) --------------------------------------------------------------
+    def get_webhook(self) -> WebhookConfig:
+        """Where SMSCode pushes order events (GET /v1/webhook); Unsupported in the
+        guide's dialect, which has no webhooks."""
+        self._sdk_only("webhooks")
+        return self._request("GET", "/v1/webhook", parse_webhook_config)
+
+    def set_webhook(self, *, url: str, secret: str) -> WebhookConfig:
+        """Register `url`, signed with `secret` (PATCH /v1/webhook). Any successful
+        PATCH re-enables delivery and resets the failure count. Never retried."""
+        self._sdk_only("webhooks")
+        return self._request(
+            "PATCH",
+            "/v1/webhook",
+            parse_webhook_config,
+            json={"webhook_url": url, "webhook_secret": secret},
+            idempotent=False,
+        )
+
+    def test_webhook(self) -> int:
+        """Have SMSCode send a `webhook.test` event; return the status our URL answered."""
+        self._sdk_only("webhooks")
+        return self._request(
+            "POST",
+            "/v1/webhook/test",
+            lambda data: (
+                to_int_or_none(data.get("status_code") if isinstance(data, dict) else None) or 0
+            ),
+            idempotent=False,
+        )
+
 
 # --- envelope and errors -------------------------------------------------------------------
 
@@ -1300,3 +1378,80 @@ def parse_exchange_rate(data: Any) -> ExchangeRate:
         rate=to_decimal(data.get("rate"), what="exchange rate"),
         as_of=from_iso(data.get("rate_as_of")) or from_iso(data.get("as_of")),
     )
+
+
+# --- webhooks ----------------------------------------------------------------------------
+
+
+def parse_webhook_config(data: Any) -> WebhookConfig:
+    expect(isinstance(data, dict), "webhook configuration")
+    failures = to_int_or_none(data.get("webhook_consecutive_failures"))
+    return WebhookConfig(
+        url=plain_text(data.get("webhook_url")),
+        secret=data["webhook_secret"] if isinstance(data.get("webhook_secret"), str) else "",
+        disabled_at=from_iso(data.get("webhook_disabled_at")),
+        disabled_reason=plain_text(data.get("webhook_disabled_reason"))[:100],
+        consecutive_failures=failures or 0,
+    )
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    """The X-Webhook-Signature value SMSCode sends: HMAC-SHA256 of the exact raw body,
+    keyed with the secret's UTF-8 bytes (not hex-decoded)."""
+    return SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
+    """Whether `header` signs `body` with `secret`, as the SDK checks it: the `sha256=`
+    prefix, hex that decodes to exactly 32 bytes, a constant-time compare; False on
+    anything malformed (and when there is no secret to check with)."""
+    if not secret or not isinstance(header, str) or not header.startswith(SIGNATURE_PREFIX):
+        return False
+    try:
+        given = bytes.fromhex(header[len(SIGNATURE_PREFIX) :])
+    except ValueError:
+        return False
+    if len(given) != 32:
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return hmac.compare_digest(given, expected)
+
+
+def parse_webhook_event(body: bytes) -> WebhookEvent:
+    """A delivery's JSON `{event, timestamp, data}` (already verified) as a WebhookEvent.
+
+    Order events carry no status and no amount: the event names the status. On
+    terminal events `sms_revision` is null. Raises InvalidRequest for a body that is
+    not such an object or names an unknown event (as the SDK rejects them).
+    """
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("The webhook body is not JSON.") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
+        raise InvalidRequest("The webhook body has no event name.")
+    name = payload["event"]
+    sent_at = from_iso(payload.get("timestamp"))
+    if name == WEBHOOK_TEST:
+        return WebhookEvent(name=name, sent_at=sent_at, state=None)
+    if name not in WEBHOOK_EVENTS:
+        raise InvalidRequest(f"Unknown webhook event {name[:40]!r}.")
+    data = payload.get("data")
+    if not isinstance(data, dict) or not plain_text(data.get("order_id")):
+        raise InvalidRequest("The webhook event names no order.")
+    code, text = plain_text(data.get("otp_code")), plain_text(data.get("otp_message"))
+    can_resend = data.get("can_resend")
+    state = OrderState(
+        order_id=plain_text(data.get("order_id")),
+        status=WEBHOOK_EVENTS[name],
+        raw_status=WEBHOOK_RAW_STATUS[name],
+        code=code,
+        full_text=text,
+        phone_number=phone_text(data.get("phone_number")),
+        sms_revision=to_int_or_none(data.get("sms_revision")),
+        cancel_available_at=from_iso(data.get("cancel_available_at")),
+        can_resend=can_resend if isinstance(can_resend, bool) else None,
+        service=plain_text(data.get("platform")),
+        country=plain_text(data.get("country")),
+    )
+    return WebhookEvent(name=name, sent_at=sent_at, state=state)

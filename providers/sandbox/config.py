@@ -121,6 +121,10 @@ class SandboxConfig:
     # How long an SMSCode create stays "in progress" (409 REQUEST_IN_PROGRESS
     # for a concurrent replay of its idempotency key).
     smscode_settle_seconds: float = 0.0
+    # SMSCode webhooks: whether order events are pushed to a registered URL, and the
+    # first retry delay of a failed delivery (real seconds, doubling up to a minute).
+    smscode_webhooks: bool = True
+    smscode_webhook_retry_seconds: float = 1.0
     seed: int | None = None
     state_file: str = ""
     control_token: str = ""
@@ -218,6 +222,8 @@ class SandboxConfig:
                 raise ConfigError(f"Unknown dialect {dialect!r} for {name!r}.")
         if self.catalog_size not in CATALOG_SIZES:
             raise ConfigError(f"catalog_size is one of {', '.join(CATALOG_SIZES)}.")
+        if self.smscode_webhook_retry_seconds < 0:
+            raise ConfigError("smscode_webhook_retry_seconds cannot be negative.")
         if self.slow_seconds < 0:
             raise ConfigError("slow_seconds cannot be negative.")
         if self.rental_message_min_seconds > self.rental_message_max_seconds:

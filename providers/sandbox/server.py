@@ -92,6 +92,8 @@ class SandboxServer:
     def stop(self) -> None:
         """Stop serving, wake delayed ("timeout") responses and save state if configured."""
         self.stopping.set()
+        for app in self.apps:
+            app.close()
         httpd, self._httpd = self._httpd, None
         if httpd is not None:
             if self._thread is not None:

@@ -2,10 +2,11 @@
 
 Everything time-dependent is evaluated lazily: an order stores when its SMS
 will arrive (`deliver_at`) and when it expires (`expires_at`), and `settle`
-brings it up to date whenever it is read. Nothing runs in the background, so
-a test that advances the clock sees exactly what a real upstream would show
-at that moment, and per-request work is proportional to one account's
-orders, never to all of them.
+brings it up to date whenever it is read. Nothing runs in the background
+(except SMSCode's webhook pusher, which settles the accounts that registered a
+webhook so their events go out on time), so a test that advances the clock sees
+exactly what a real upstream would show at that moment, and per-request work
+is proportional to one account's orders, never to all of them.
 
 One re-entrant lock guards the whole state; protocol handlers take it for
 the few microseconds a request needs. The protocols format what this module
@@ -24,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal
 from typing import Any
@@ -236,6 +238,10 @@ class SandboxState:
         self.clock = Clock()
         self.rng = random.Random(self.config.seed)
         self.stats = RequestStats()
+        # Called (under the lock) with (order, what) when an order changes by itself or
+        # by a call: what is "sms" (a message became visible) or the status it closed
+        # with. SMSCode's webhook pushes events from here.
+        self.order_listeners: list[Callable[[Order, str], None]] = []
         self._reset_data()
 
     def _reset_data(self) -> None:
@@ -421,6 +427,11 @@ class SandboxState:
         order.deliver_at = None
         order.retry_pending = False
         self._owner(order).open_orders.pop(order.id, None)
+        self._notify(order, status)
+
+    def _notify(self, order: Order, what: str) -> None:
+        for listener in self.order_listeners:
+            listener(order, what)
 
     def deliver(self, order: Order, *, at: float | None = None, text: str = "") -> Message:
         """Make an SMS visible on `order` (scheduled, or forced by the control API)."""
@@ -438,6 +449,7 @@ class SandboxState:
         order.status = RECEIVED
         order.retry_pending = False
         order.deliver_at = None
+        self._notify(order, "sms")
         return message
 
     def mark_fetched(self, order: Order) -> None:

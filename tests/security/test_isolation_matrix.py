@@ -115,6 +115,9 @@ PUBLIC: dict[str, tuple[set[int], set[int]]] = {
     "password_reset_complete": ({200}, {405}),
     "admin:login": ({200}, {200}),
     "health": ({200}, {405}),  # for load balancers: counts and ages, no team's data
+    # SMSCode's webhook: POST only; 404 for an account with no registered webhook (team
+    # B's is an SMSPool account), 401/403 for a delivery without a valid signature.
+    "smscode_hook": ({405}, {404}),
 }
 LOGIN_REQUIRED = {"password_change", "password_change_done"}
 

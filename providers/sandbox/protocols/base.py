@@ -42,6 +42,9 @@ class Protocol:
     def setup_routes(self) -> None:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Stop any background work (the server is stopping)."""
+
     # --- what the server asks before handling -----------------------------------
     def api_key(self, request: Request) -> str:
         """The caller's key, for rate limiting and statistics (may be unknown)."""

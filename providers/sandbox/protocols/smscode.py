@@ -1,4 +1,5 @@
-"""SMSCode's REST API under /smscode/v1 (IDR) and /smscode/v2 (USD projection).
+"""SMSCode's REST API under /smscode/v1 (IDR) and /smscode/v2 (USD projection), and
+the order events it pushes to a registered webhook (WebhookPusher).
 
 Two dialects, chosen per API key by `config.dialect("smscode", key)`:
 
@@ -23,15 +24,19 @@ ORDER_NOT_FOUND, RATE_LIMIT_EXCEEDED). Every other path, /v2 included, is 404.
 
 from __future__ import annotations
 
+import heapq
 import hmac
+import itertools
 import json
 import math
 import re
 import secrets
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from hashlib import sha256
 from typing import Any
@@ -95,6 +100,14 @@ class SmsCode(Protocol):
     name = P
     prefix = "/smscode"
 
+    def __init__(self, state) -> None:
+        super().__init__(state)
+        self.pusher = WebhookPusher(self)
+        state.order_listeners.append(self.pusher.on_order)
+
+    def close(self) -> None:
+        self.pusher.close()
+
     def setup_routes(self) -> None:
         add = self.router.add
         add("GET", V + r"/balance", self.balance, "/balance")
@@ -157,6 +170,8 @@ class SmsCode(Protocol):
             if account is None:
                 reply = err(401, "UNAUTHORIZED", "Missing or invalid API token.")
             else:
+                if account.webhook.get("url"):
+                    self.pusher.start()  # e.g. a webhook from a loaded state file
                 reply = handler(request, account)
         # The SDK attaches X-Request-Id to results and errors when it is present.
         reply.headers.setdefault("X-Request-Id", uuid.uuid4().hex)
@@ -917,15 +932,34 @@ class SmsCode(Protocol):
             404, "ORDER_NOT_FOUND", "Order ID doesn't exist or doesn't belong to your token."
         )
 
-    # --- webhook configuration (stored; order events are not pushed) ----------------------
+    # --- webhooks: configuration, and the order events pushed (WebhookPusher) -------------
     def _webhook_config(self, account: Account) -> dict[str, Any]:
         hook = account.webhook
         return {
             "webhook_url": hook.get("url"),
             "webhook_secret": hook.get("secret"),
-            "webhook_disabled_at": None,
-            "webhook_disabled_reason": None,
+            "webhook_disabled_at": iso_time(hook.get("disabled_at")),
+            "webhook_disabled_reason": hook.get("disabled_reason"),
             "webhook_consecutive_failures": hook.get("failures", 0),
+        }
+
+    def webhook_data(self, order: Order, event: str) -> dict[str, Any]:
+        """An order event's `data`: every key, null where unknown; no status, no amount."""
+        operator_id, operator_name = self._operator(order)
+        last = order.last_message
+        return {
+            "order_id": int(order.id),
+            "phone_number": "+" + order.e164,
+            "otp_code": order.code or None,
+            "otp_message": last.text if last else None,
+            "sms_revision": len(order.messages) if event == OTP_RECEIVED else None,
+            "product_id": order.product_id,
+            "catalog_product_id": order.catalog_product_id,
+            "country": catalog.COUNTRY_BY_ISO[order.country].name,
+            "platform": catalog.SERVICE_BY_SLUG[order.service].name,
+            "operator_id": operator_id,
+            "operator_name": operator_name,
+            **self.capabilities(order),
         }
 
     def webhook(self, request: Request, account: Account) -> Reply:
@@ -957,7 +991,11 @@ class SmsCode(Protocol):
             hook["secret"] = fields["webhook_secret"] or None
         if hook.get("url") and not hook.get("secret"):
             hook["secret"] = secrets.token_hex(32)
-        hook["failures"] = 0
+        hook["failures"] = 0  # any successful PATCH re-enables delivery
+        hook.pop("disabled_at", None)
+        hook.pop("disabled_reason", None)
+        if hook.get("url"):
+            self.pusher.start()
         return ok(self._webhook_config(account))
 
     def webhook_test(self, request: Request, account: Account) -> Reply:
@@ -970,17 +1008,170 @@ class SmsCode(Protocol):
             "data": {"message": "This is a test webhook from SMSCode."},
         }
         raw = json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json"}
-        if secret:
-            headers["X-Webhook-Signature"] = (
-                "sha256=" + hmac.new(secret.encode(), raw, sha256).hexdigest()
-            )
         self.state.lock.release()  # never hold the state lock across an outbound call
         try:
-            status = _post(url, raw, headers)
+            status = _post(url, raw, _signed_headers(secret, raw))
         finally:
             self.state.lock.acquire()
         return ok({"status_code": status})
+
+
+# --- pushing order events -------------------------------------------------------------------
+
+OTP_RECEIVED = "order.otp_received"
+# What happened to an order (SandboxState.order_listeners) -> the event SMSCode pushes.
+EVENTS = {
+    "sms": OTP_RECEIVED,
+    FINISHED: "order.completed",
+    EXPIRED: "order.expired",
+    CANCELLED: "order.canceled",
+}
+PUSH_SENDERS = 4  # deliveries in flight at once (so events may arrive out of order)
+PUSH_TICK = 0.05  # seconds between settling the accounts that have a webhook
+MAX_FAILURES = 10  # failed deliveries in a row that switch delivery off
+DISABLED_REASON = "consecutive_failed_user_endpoint"
+MAX_RETRY_WAIT = 60.0
+
+
+@dataclass
+class Push:
+    api_key: str
+    order_id: str
+    body: bytes
+    attempt: int = 0
+
+
+def _delivering(hook: dict[str, Any]) -> bool:
+    return bool(hook.get("url")) and hook.get("disabled_at") is None
+
+
+def _signed_headers(secret: str | None, raw: bytes) -> dict[str, str]:
+    """SMSCode's signature: HMAC-SHA256 of the exact body, keyed with the secret's
+    UTF-8 bytes; no header when no secret is set."""
+    headers = {"Content-Type": "application/json"}
+    if secret:
+        headers["X-Webhook-Signature"] = (
+            "sha256=" + hmac.new(secret.encode(), raw, sha256).hexdigest()
+        )
+    return headers
+
+
+class WebhookPusher:
+    """POSTs signed order events to each account's registered webhook, as SMSCode does.
+
+    An event is built when its order changes (a code arrives, the order is finished,
+    expires or is cancelled: SandboxState.order_listeners) and sent by one of
+    PUSH_SENDERS threads. A watcher thread settles, every PUSH_TICK, the accounts
+    that have a webhook, so scheduled codes and expiries happen (and are pushed) on
+    time rather than at the next read. A non-2xx answer or a transport failure is
+    retried with backoff; MAX_FAILURES in a row switch delivery off
+    (`webhook_disabled_at`), until the next successful PATCH. Threads start with the
+    first registered webhook and stop with the server.
+    """
+
+    def __init__(self, protocol: SmsCode) -> None:
+        self.protocol = protocol
+        self.state = protocol.state
+        self.cond = threading.Condition()
+        self.outbox: list[tuple[float, int, Push]] = []  # a heap by due time
+        self.seq = itertools.count()
+        self.threads: list[threading.Thread] = []
+        self.closed = threading.Event()
+
+    def start(self) -> None:
+        with self.cond:
+            if self.threads or self.closed.is_set():
+                return
+            self.threads = [threading.Thread(target=self._watch, name="smscode-hooks", daemon=True)]
+            self.threads += [
+                threading.Thread(target=self._send_loop, name=f"smscode-push-{i}", daemon=True)
+                for i in range(PUSH_SENDERS)
+            ]
+        for thread in self.threads:
+            thread.start()
+
+    def close(self) -> None:
+        self.closed.set()
+        with self.cond:
+            self.cond.notify_all()
+        for thread in self.threads:
+            thread.join(timeout=6)
+
+    # --- events (called under the state lock) -------------------------------------------
+    def on_order(self, order: Order, what: str) -> None:
+        event = EVENTS.get(what)
+        if order.protocol != P or event is None or not self.state.config.smscode_webhooks:
+            return
+        account = self.state.accounts.get((P, order.api_key))
+        if account is None or not _delivering(account.webhook):
+            return
+        payload = {
+            "event": event,
+            "timestamp": iso_time(self.state.now()),
+            "data": self.protocol.webhook_data(order, event),
+        }
+        self.enqueue(Push(account.api_key, order.id, json.dumps(payload).encode()), 0.0)
+
+    def enqueue(self, push: Push, delay: float) -> None:
+        with self.cond:
+            heapq.heappush(self.outbox, (time.monotonic() + delay, next(self.seq), push))
+            self.cond.notify()
+        self.start()
+
+    # --- threads -------------------------------------------------------------------------
+    def _watch(self) -> None:
+        """Settle the accounts with a webhook: due codes and expiries become events."""
+        while not self.closed.wait(PUSH_TICK):
+            if not self.state.config.smscode_webhooks:
+                continue
+            with self.state.lock:
+                for account in list(self.state.accounts.values()):
+                    if (
+                        account.protocol == P
+                        and account.open_orders
+                        and _delivering(account.webhook)
+                    ):
+                        self.state.settle_account(account)
+
+    def _send_loop(self) -> None:
+        while True:
+            with self.cond:
+                while not self.closed.is_set():
+                    wait = self.outbox[0][0] - time.monotonic() if self.outbox else 0.5
+                    if self.outbox and wait <= 0:
+                        break
+                    self.cond.wait(min(max(wait, 0.001), 0.5))
+                if self.closed.is_set():
+                    return
+                _, _, push = heapq.heappop(self.outbox)
+            self._deliver(push)
+
+    def _deliver(self, push: Push) -> None:
+        with self.state.lock:
+            account = self.state.accounts.get((P, push.api_key))
+            hook = account.webhook if account is not None else {}
+            if not _delivering(hook):
+                return  # switched off, removed, or the sandbox was reset meanwhile
+            url, secret = hook["url"], hook.get("secret")
+        status = _post(url, push.body, _signed_headers(secret, push.body))
+        with self.state.lock:
+            if self.state.accounts.get((P, push.api_key)) is not account:
+                return
+            if 200 <= status < 300:
+                hook["failures"] = 0
+                order = self.state.orders.get((P, push.order_id))
+                if order is not None:
+                    self.state.mark_fetched(order)
+                return
+            hook["failures"] = hook.get("failures", 0) + 1
+            if hook["failures"] >= MAX_FAILURES:
+                hook["disabled_at"] = self.state.now()
+                hook["disabled_reason"] = DISABLED_REASON
+                return
+        first = self.state.config.smscode_webhook_retry_seconds
+        wait = min(MAX_RETRY_WAIT, first * 2**push.attempt)
+        push.attempt += 1
+        self.enqueue(push, wait)
 
 
 def _post(url: str, raw: bytes, headers: dict[str, str]) -> int:
