@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from orders import services
 from orders.errors import CancelLocked, OrderActionError
 from orders.models import Order, OrderMessage, State
+from reports.admin_totals import charged_text, charges_breakdown, net_charged
 
 
 class OrderMessageInline(admin.TabularInline):
@@ -18,20 +19,20 @@ class OrderMessageInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
+    # Key columns first, narrow enough for a laptop: the rest is in the filters,
+    # the search and the order's own page.
     list_display = [
-        "created",
-        "team",
-        "ordered_by",
-        "account",
+        "phone_number",
         "service_name",
         "country_name",
-        "phone_number",
         "state",
-        "last_code",
-        "cost",
-        "currency",
-        "is_orphan",
+        "charged",
+        "created",
+        "ordered_by",
+        "team",
+        "account",
     ]
+    list_display_links = ["phone_number"]
     list_filter = ["state", "is_orphan", "account__kind", "account", "team"]
     search_fields = [
         "phone_number",
@@ -47,6 +48,7 @@ class OrderAdmin(admin.ModelAdmin):
     inlines = [OrderMessageInline]
     actions = ["refresh_from_upstream", "cancel_orders", "settle_as_not_bought"]
     readonly_fields = [
+        "charges",
         "code",
         "team",
         "account",
@@ -85,6 +87,18 @@ class OrderAdmin(admin.ModelAdmin):
         "finished_at",
     ]
     fields = ["note", "auto_replace", *readonly_fields]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(charged_total=net_charged("order"))
+
+    @admin.display(description="Charged", ordering="charged_total")
+    def charged(self, order) -> str:
+        """The ledger's net for the order (purchase, resends, corrections, refunds)."""
+        return charged_text(order.charged_total, order.currency)
+
+    @admin.display(description="Charges")
+    def charges(self, order) -> str:
+        return charges_breakdown(order.ledger.all())
 
     def has_add_permission(self, request):
         return False

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from providers.errors import ProviderError
 from rentals import services
 from rentals.models import Rental, RentalMessage, RentalOffer
+from reports.admin_totals import charged_text, charges_breakdown, net_charged
 
 
 class RentalMessageInline(admin.TabularInline):
@@ -18,20 +19,19 @@ class RentalMessageInline(admin.TabularInline):
 
 @admin.register(Rental)
 class RentalAdmin(admin.ModelAdmin):
+    # Key columns first, narrow enough for a laptop: the rest is in the filters,
+    # the search and the rental's own page.
     list_display = [
-        "created",
-        "team",
-        "rented_by",
-        "account",
         "phone_number",
         "label",
         "state",
         "expires_at",
-        "auto_extend",
-        "message_count",
-        "cost",
-        "currency",
+        "charged",
+        "rented_by",
+        "team",
+        "account",
     ]
+    list_display_links = ["phone_number"]
     list_filter = ["state", "auto_extend", "account__kind", "account", "team"]
     search_fields = ["phone_number", "upstream_id", "label", "note", "rented_by__username"]
     date_hierarchy = "created"
@@ -39,6 +39,7 @@ class RentalAdmin(admin.ModelAdmin):
     inlines = [RentalMessageInline]
     actions = ["refresh", "extend_by_shortest", "refund"]
     readonly_fields = [
+        "charges",
         "code",
         "team",
         "account",
@@ -77,6 +78,18 @@ class RentalAdmin(admin.ModelAdmin):
         "finished_at",
     ]
     fields = ["label", "note", *readonly_fields]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(charged_total=net_charged("rental"))
+
+    @admin.display(description="Charged", ordering="charged_total")
+    def charged(self, rental) -> str:
+        """The ledger's net for the rental: first charge, extensions, refunds."""
+        return charged_text(rental.charged_total, rental.currency)
+
+    @admin.display(description="Charges")
+    def charges(self, rental) -> str:
+        return charges_breakdown(rental.ledger.all())
 
     def has_add_permission(self, request):
         return False
