@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "orders",
     "rentals",
     "reports",
+    "webhooks",
     "sync",
     "api",
 ]
@@ -315,6 +316,9 @@ SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8001")
 # Hosts besides the providers' own where an account may send its key ("host" or
 # "host:port"; http allowed): a company proxy, a test double. See providers/hosts.py.
 ALLOWED_PROVIDER_HOSTS = env.list("ALLOWED_PROVIDER_HOSTS", default=[])
+# Hosts ("host" or "host:port") a webhook may POST to although they are inside the
+# network or plain http; every other webhook URL must be https to a public host.
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
 # The portal's public address (https://desk.example.com). When set, smsdesk registers
 # PUBLIC_BASE_URL/hooks/smscode/<account>/ as each SMSCode account's webhook and
 # applies the pushed events (providers/webhooks.py); polling stays as the fallback.

@@ -1,0 +1,117 @@
+"""Webhook pages for managers: endpoints, their delivery log, a test button."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Prefetch, Q
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.access import get_object_for_user, get_team_for_user
+from accounts.roles import Permission
+from webhooks import services
+from webhooks.forms import EndpointForm
+from webhooks.models import Attempt, Delivery, Endpoint
+
+LOG_SIZE = 50
+
+
+def _endpoints(team):
+    failing = Count("deliveries", filter=Q(deliveries__state="failed"))
+    pending = Count("deliveries", filter=Q(deliveries__state="pending"))
+    return Endpoint.objects.filter(team=team).annotate(failed=failing, pending=pending)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def webhooks(request, code):
+    membership = get_team_for_user(request, code, Permission.MANAGE_TEAM)
+    team = membership.team
+    form = EndpointForm(request.POST or None)
+    ctx = {"team": team, "form": form}
+    if request.method == "POST" and form.is_valid():
+        try:
+            endpoint, secret = services.endpoint_create(
+                team=team, actor=request.user, request=request, **form.cleaned_data
+            )
+        except services.WebhookError as exc:
+            form.add_error("url", exc.message)
+        else:
+            # Shown on this answer only: it is never displayed again.
+            ctx.update(new_endpoint=endpoint, secret=secret, form=EndpointForm())
+    ctx["endpoints"] = _endpoints(team)
+    return render(request, "webhooks/list.html", ctx, status=200)
+
+
+def _get(request, endpoint_code) -> tuple[Endpoint, object]:
+    return get_object_for_user(request, Endpoint.objects, endpoint_code, Permission.MANAGE_TEAM)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def webhook_detail(request, endpoint_code):
+    endpoint, _ = _get(request, endpoint_code)
+    initial = {k: getattr(endpoint, k) for k in ("url", "description", "events", "enabled")}
+    form = EndpointForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.endpoint_update(
+                endpoint=endpoint, actor=request.user, request=request, **form.cleaned_data
+            )
+        except services.WebhookError as exc:
+            form.add_error("url", exc.message)
+        else:
+            messages.success(request, "Webhook saved.")
+            return redirect("webhook_detail", endpoint_code=endpoint.code)
+    return render(request, "webhooks/detail.html", _detail_context(endpoint, form))
+
+
+def _detail_context(endpoint: Endpoint, form, **extra) -> dict:
+    deliveries = (
+        Delivery.objects.filter(endpoint=endpoint)
+        .prefetch_related(Prefetch("tries", queryset=Attempt.objects.order_by("number")))
+        .order_by("-created", "-id")[:LOG_SIZE]
+    )
+    return {
+        "team": endpoint.team,
+        "endpoint": endpoint,
+        "form": form,
+        "deliveries": deliveries,
+        **extra,
+    }
+
+
+@login_required
+@require_POST
+def webhook_test(request, endpoint_code):
+    endpoint, _ = _get(request, endpoint_code)
+    delivery = services.endpoint_send_test(endpoint=endpoint, actor=request.user, request=request)
+    attempt = delivery.tries.last()
+    if attempt is not None and attempt.ok:
+        messages.success(
+            request, f"Test event delivered: {attempt.status_code} in {attempt.duration_ms} ms."
+        )
+    elif attempt is not None:
+        outcome = attempt.status_code or attempt.error
+        messages.error(request, f"Test event not accepted: {outcome}")
+    return redirect("webhook_detail", endpoint_code=endpoint.code)
+
+
+@login_required
+@require_POST
+def webhook_secret(request, endpoint_code):
+    endpoint, _ = _get(request, endpoint_code)
+    secret = services.endpoint_rotate_secret(endpoint=endpoint, actor=request.user, request=request)
+    initial = {k: getattr(endpoint, k) for k in ("url", "description", "events", "enabled")}
+    ctx = _detail_context(endpoint, EndpointForm(initial=initial), secret=secret)
+    return render(request, "webhooks/detail.html", ctx)
+
+
+@login_required
+@require_POST
+def webhook_delete(request, endpoint_code):
+    endpoint, membership = _get(request, endpoint_code)
+    services.endpoint_delete(endpoint=endpoint, actor=request.user, request=request)
+    messages.success(request, "Webhook removed; its pending retries stop.")
+    return redirect("webhooks", code=membership.team.code)
