@@ -33,5 +33,4 @@ urlpatterns = [
     path("", include("rentals.urls")),
     path("", include("reports.urls")),
     path("", include("webhooks.urls")),
-    path("", include("webhooks.urls")),
 ]
