@@ -7,14 +7,15 @@ from decimal import Decimal
 from django import forms
 
 from accounts.dates import BoundedDateField, check_date_range
-from orders import quotes
-from orders.models import State
+from orders import board, quotes
+from orders.models import BOARD_STATES, State
 from providers.canonical import SERVICE_BY_NAME, country_iso_for, normalise
 from providers.models import CatalogCountry, CatalogService, Country, Service
 from providers.types import ActivationType, PricingOption
 
 AUTO_CHEAPEST = "auto:cheapest"
 AUTO_RELIABLE = "auto:best_success"
+BOARD_FILTER_STATES = [State(s) for s in BOARD_STATES]
 
 
 class PairForm(forms.Form):
@@ -202,3 +203,79 @@ class HistoryFilterForm(forms.Form):
         data = super().clean()
         check_date_range(data)
         return data
+
+
+BOARD_CHOICE_ERRORS = {
+    "who": "“%(value)s” is neither “mine” nor everyone's.",
+    "provider": "“%(value)s” is not one of the team's provider accounts.",
+    "state": "“%(value)s” is not a state a number on the board can be in.",
+    "sort": "“%(value)s” is not a way the board can sort.",
+}
+
+
+class BoardFilterForm(forms.Form):
+    """The live board's search, filters and sort, read from the URL's query so a
+    filtered board can be bookmarked. A value that is not valid is an error in plain
+    words: the board then shows no rows rather than everything."""
+
+    q = forms.CharField(required=False, max_length=60, strip=True, label="Search")
+    who = forms.ChoiceField(
+        required=False, choices=[("", "Everyone's"), ("mine", "Mine")], label="Whose"
+    )
+    provider = forms.ChoiceField(required=False, label="Provider")
+    state = forms.ChoiceField(
+        required=False,
+        label="State",
+        choices=[("", "Any state")] + [(s.value, s.label) for s in BOARD_FILTER_STATES],
+    )
+    service = forms.CharField(required=False, max_length=120, strip=True, label="Service")
+    sort = forms.ChoiceField(required=False, choices=board.SORT_CHOICES, label="Sort")
+    rows = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=board.WINDOW_MAX,
+        label="Rows",
+        error_messages={
+            "invalid": "Rows must be a number.",
+            "min_value": "Show at least one row.",
+            "max_value": f"The board shows at most {board.WINDOW_MAX:,} rows at once; "
+            "narrow it with search or filters.",
+        },
+    )
+
+    def __init__(self, *args, team, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.team, self.user = team, user
+        self.fields["provider"].choices = [("", "Any provider")] + [
+            (str(a.code), a.label) for a in team.provider_accounts.order_by("label")
+        ]
+        for name, text in BOARD_CHOICE_ERRORS.items():
+            self.fields[name].error_messages["invalid_choice"] = text
+
+    def clean_service(self):
+        name = self.cleaned_data["service"]
+        if name and not self.team.orders.filter(service_name=name).exists():
+            raise forms.ValidationError(f"The team has no order for a service called “{name}”.")
+        return name
+
+    def filters(self) -> board.Filters:
+        """The valid filters (call after is_valid())."""
+        data = self.cleaned_data
+        return board.Filters(
+            q=data["q"],
+            mine=data["who"] == "mine",
+            provider=data["provider"],
+            state=data["state"],
+            service=data["service"],
+            sort=data["sort"] or "newest",
+            rows=data["rows"] or board.WINDOW,
+            user_id=self.user.pk,
+        )
+
+    def error_text(self) -> str:
+        """Every error in plain words, each with the field it is about."""
+        return " ".join(
+            f"{self.fields[name].label}: {error}" if name in self.fields else str(error)
+            for name, errors in self.errors.items()
+            for error in errors
+        )

@@ -5,6 +5,7 @@ from orders import views
 urlpatterns = [
     path("teams/<uuid:code>/orders/", views.board, name="board"),
     path("teams/<uuid:code>/orders/live/", views.board_fragment, name="board_fragment"),
+    path("teams/<uuid:code>/orders/bulk/", views.board_bulk, name="board_bulk"),
     path("teams/<uuid:code>/orders/new/", views.order_new, name="order_new"),
     path("teams/<uuid:code>/orders/offers/", views.offers, name="order_offers"),
     path("teams/<uuid:code>/orders/history/", views.history, name="order_history"),

@@ -5,7 +5,7 @@ from datetime import datetime, time
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Q
 from django.forms.utils import ErrorDict
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -18,11 +18,13 @@ from accounts.access import get_object_for_user, get_team_for_user
 from accounts.redirects import redirect_next
 from accounts.roles import Permission
 from audit.models import AuditEvent
-from orders import quotes, services
+from orders import board as live
+from orders import bulk, quotes, services
 from orders.errors import CancelLocked, OrderActionError
 from orders.forms import (
     AUTO_CHEAPEST,
     AUTO_RELIABLE,
+    BoardFilterForm,
     HistoryFilterForm,
     NoteForm,
     OrderForm,
@@ -42,34 +44,49 @@ def _is_htmx(request) -> bool:
 # --- the live board -----------------------------------------------------------------------
 
 
-def board_version(team) -> str:
-    """Changes whenever anything on the team's board changes (one cheap query).
-
-    Scheduling a cancel and the provider's refusals are written with update(),
-    which leaves `updated` alone: they count through the cancel fields.
-    """
-    on_board = Q(state__in=BOARD_STATES)
-    stats = Order.objects.filter(team=team).aggregate(
-        last=Max("updated"),
-        n=Count("id"),
-        scheduled=Count("id", filter=on_board & Q(cancel_requested=True)),
-        lock=Max("cancel_available_at", filter=on_board),
-        refusals=Sum("cancel_refusals", filter=on_board),
-    )
-    last = stats["last"].timestamp() if stats["last"] else 0
-    lock = stats["lock"].timestamp() if stats["lock"] else 0
-    return f"{last:.6f}-{stats['n']}-{stats['scheduled']}-{lock:.0f}-{stats['refusals'] or 0}"
+def _board_form(request, membership):
+    """(the filter form, its Filters or None when a value is not valid)."""
+    form = BoardFilterForm(request.GET, team=membership.team, user=request.user)
+    return form, (form.filters() if form.is_valid() else None)
 
 
-def _board_context(request, membership) -> dict:
+def _board_context(request, membership, form, filters) -> dict:
+    """The board's rows (the first `filters.rows` of them) and what the page says
+    about them; no rows at all when the filters are not valid."""
     team = membership.team
-    return {
+    ctx = {
         "team": team,
-        "orders": with_cancel_state(Order.objects.filter(team=team).for_board()),
-        "version": board_version(team),
+        "form": form,
+        "filters": filters,
+        "version": live.version(team),
         "can_order": membership.can(Permission.ORDER),
         "now": timezone.now(),
+        "orders": [],
+        "total": 0,
     }
+    if filters is None:
+        return ctx
+    rows = live.rows_for(team, filters)
+    ctx["orders"] = _board_rows(rows[: filters.rows], filters)
+    ctx["total"] = rows.count()
+    ctx["hidden"] = ctx["total"] - len(ctx["orders"])
+    query = request.GET.copy()
+    for name in ("v", "rows"):
+        query.pop(name, None)
+    ctx["live_query"] = query.urlencode()
+    if ctx["hidden"] > 0:
+        ctx["more_rows"] = min(live.WINDOW_MAX, filters.rows + live.WINDOW_STEP)
+        query["rows"] = str(ctx["more_rows"])
+        ctx["more_query"] = query.urlencode() if ctx["more_rows"] > filters.rows else ""
+    return ctx
+
+
+def _board_rows(orders, filters) -> list[Order]:
+    """`orders` ready for the row template: cancel state and the key they sort by."""
+    orders = with_cancel_state(orders)
+    for order in orders:
+        order.sort_key = live.sort_key(order, filters.sort)
+    return orders
 
 
 def with_cancel_state(orders, now=None) -> list[Order]:
@@ -124,18 +141,114 @@ def _dropped_cancels(orders: list[Order]) -> dict[str, str]:
 @require_GET
 def board(request, code):
     membership = get_team_for_user(request, code)
-    return render(request, "orders/board.html", _board_context(request, membership))
+    form, filters = _board_form(request, membership)
+    ctx = _board_context(request, membership, form, filters)
+    ctx["service_names"] = _board_services(membership.team, form)
+    return render(request, "orders/board.html", ctx, status=200 if filters else 400)
+
+
+def _board_services(team, form) -> list[str]:
+    """The services of the numbers on the board (the service filter's choices)."""
+    names = set(
+        Order.objects.filter(team=team, state__in=BOARD_STATES)
+        .order_by()
+        .values_list("service_name", flat=True)
+        .distinct()
+    )
+    if form.is_valid() and form.cleaned_data["service"]:
+        names.add(form.cleaned_data["service"])
+    return sorted(names, key=str.lower)
 
 
 @login_required
 @require_GET
 def board_fragment(request, code):
-    """The board's live part; 204 (nothing to swap) while nothing changed."""
+    """The board's live part. With the version the browser has (`v`): 204 while nothing
+    changed, else only the rows that changed, entered or left (orders/board.py).
+    Without one: the whole board."""
     membership = get_team_for_user(request, code)
-    if request.GET.get("v") and request.GET["v"] == board_version(membership.team):
+    team = membership.team
+    current = live.version(team)
+    sent = request.GET.get("v", "")
+    if sent == current:
         return HttpResponse(status=204)
-    ctx = _board_context(request, membership)
-    return render(request, "orders/board.html#board", ctx)
+    form, filters = _board_form(request, membership)
+    seen = live.parse(sent)
+    if seen is None or filters is None:
+        ctx = _board_context(request, membership, form, filters)
+        return render(request, "orders/board.html#board", ctx, status=200 if filters else 400)
+    rows, gone = live.split(live.changed_since(team, seen, current), team, filters)
+    ctx = {
+        "team": team,
+        "orders": _board_rows(rows, filters),
+        "gone": gone,
+        "version": current,
+        "total": live.rows_for(team, filters).count(),
+        "can_order": membership.can(Permission.ORDER),
+    }
+    return render(request, "orders/board.html#changes", ctx)
+
+
+BULK_ACTIONS = {"cancel", "complete", "resend"}
+BULK_MAX = 500
+
+
+@login_required
+@require_POST
+def board_bulk(request, code):
+    """One action on the selected rows, each order through its own service; one
+    summary message ("3 cancelled, 1 scheduled, 1 refused: why")."""
+    membership = get_team_for_user(request, code, Permission.ORDER)
+    team = membership.team
+    back = reverse("board", args=[team.code])
+    action = request.POST.get("action", "")
+    codes = request.POST.getlist("order")
+    if action not in BULK_ACTIONS:
+        messages.error(request, "Choose what to do with the selected numbers.")
+    elif not codes:
+        messages.error(request, "Select at least one number first.")
+    elif len(codes) > BULK_MAX:
+        messages.error(request, f"Select at most {BULK_MAX} numbers at once.")
+    else:
+        outcome = _bulk(request, team, action, codes)
+        level = messages.success if not outcome.refused else messages.warning
+        level(request, outcome.summary(action))
+    return redirect_next(request, request.POST.get("next"), back)
+
+
+def _bulk(request, team, action: str, codes: list[str]) -> bulk.Outcome:
+    outcome = bulk.Outcome()
+    valid = bulk.valid_codes(codes)
+    orders = Order.objects.filter(team=team, code__in=valid).select_related("account", "team")
+    found = {str(o.code): o for o in orders}
+    for text in dict.fromkeys(codes):
+        order = found.get(text.strip().lower())
+        if order is None:
+            outcome.refuse(text[:40], "not a number of this team")
+            continue
+        _bulk_one(request, order, action, outcome)
+    return outcome
+
+
+def _bulk_one(request, order: Order, action: str, outcome: bulk.Outcome) -> None:
+    """One order of a bulk action, through the same service as its own button."""
+    label = order.international_number or order.service_name
+    try:
+        if action == "cancel":
+            done = services.order_cancel(
+                order=order, actor=request.user, when_allowed=True, request=request
+            )
+            outcome.add("cancelled" if done.state == State.CANCELLED else "ended", label)
+        elif action == "complete":
+            services.order_complete(order=order, actor=request.user, request=request)
+            outcome.add("done", label)
+        else:
+            services.order_resend(order=order, actor=request.user, request=request)
+            outcome.add("asked for another code", label)
+    except CancelLocked:
+        outcome.add("scheduled", label)
+    except OrderActionError as exc:
+        outcome.refuse(label, exc.message)
 
 
 # --- ordering ------------------------------------------------------------------------------

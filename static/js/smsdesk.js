@@ -144,6 +144,119 @@
   window.addEventListener("storage", function (e) { if (e.key === "smsdesk-notify") showToggles(); });
 })();
 
+// The phone menu (a disclosure button in the top bar), keyboard shortcuts ("n" new
+// order, "c" copy the latest code, "?" the list of them), and the order form's
+// favourite and recent picks. None fires while the member types in a field.
+(function () {
+  "use strict";
+  function topbar() { return document.querySelector("[data-topbar]"); }
+  function menuToggle() { return document.querySelector("[data-menu-toggle]"); }
+  function setMenu(open, focusToggle) {
+    var bar = topbar(), toggle = menuToggle();
+    if (!bar || !toggle) return;
+    bar.classList.toggle("menu-open", open);
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    if (!open && focusToggle) toggle.focus();
+  }
+  function menuOpen() { var bar = topbar(); return !!bar && bar.classList.contains("menu-open"); }
+  document.addEventListener("click", function (e) {
+    var toggle = e.target.closest("[data-menu-toggle]");
+    if (toggle) { setMenu(toggle.getAttribute("aria-expanded") !== "true"); return; }
+    if (menuOpen() && !e.target.closest("[data-topbar]")) setMenu(false);
+  });
+  // Tabbing out of the open menu closes it, as a click elsewhere does.
+  document.addEventListener("focusin", function (e) {
+    if (menuOpen() && !e.target.closest("[data-topbar]")) setMenu(false);
+  });
+
+  // Codes on the page, newest known first: one that arrived while the page is open,
+  // else the one with the latest data-code-at, else the first shown (boards and
+  // detail pages list the newest first).
+  var arrivals = null, latestArrival = null;
+  function noteArrivals() {
+    var keys = new Set();
+    document.querySelectorAll("[data-code-arrived]").forEach(function (el) {
+      var key = el.getAttribute("data-code-arrived");
+      keys.add(key);
+      if (arrivals !== null && !arrivals.has(key)) latestArrival = key;
+    });
+    arrivals = keys;
+  }
+  document.addEventListener("DOMContentLoaded", noteArrivals);
+  document.addEventListener("htmx:afterSettle", noteArrivals);
+
+  // A code shown with its copy button: <span class="code-value">X</span> <button data-copy="X">.
+  function codeOf(el) {
+    var text = el.textContent.trim();
+    var scope = el.parentNode;
+    var button = scope && Array.prototype.find.call(scope.querySelectorAll("[data-copy]"), function (b) {
+      return b.getAttribute("data-copy") === text;
+    });
+    return text && button ? { text: text, button: button } : null;
+  }
+  function latestCode() {
+    var row = latestArrival && document.querySelector('[data-code-arrived="' + CSS.escape(latestArrival) + '"]');
+    var found = row && row.querySelector(".code-value") && codeOf(row.querySelector(".code-value"));
+    if (found) return found;
+    var dated = Array.prototype.slice.call(document.querySelectorAll("[data-code-at] .code-value, .code-value[data-code-at]"));
+    dated.sort(function (a, b) {
+      var at = function (el) { var d = el.closest("[data-code-at]"); return d ? d.getAttribute("data-code-at") : ""; };
+      return at(b) < at(a) ? -1 : at(b) > at(a) ? 1 : 0;
+    });
+    var all = dated.concat(Array.prototype.slice.call(document.querySelectorAll("main .code-value")));
+    for (var i = 0; i < all.length; i++) {
+      found = codeOf(all[i]);
+      if (found) return found;
+    }
+    return null;
+  }
+
+  var statusTimer = null;
+  function say(text) {
+    var status = document.querySelector("[data-shortcut-status]");
+    if (!status) return;
+    status.textContent = text;
+    status.hidden = false;
+    clearTimeout(statusTimer);
+    statusTimer = setTimeout(function () { status.hidden = true; }, 2500);
+  }
+  function openHelp() {
+    var dialog = document.getElementById("shortcuts-help");
+    if (dialog && !dialog.open) {
+      setMenu(false);
+      dialog.showModal();
+    }
+  }
+  document.addEventListener("click", function (e) {
+    if (e.target.closest("[data-shortcuts-open]")) openHelp();
+  });
+
+  function typing(target) {
+    return !!(target && target.closest && (target.closest("input, textarea, select, [contenteditable]") || target.isContentEditable));
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && menuOpen()) { setMenu(false, true); return; }
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || e.isComposing || typing(e.target)) return;
+    var dialog = document.getElementById("shortcuts-help");
+    if (dialog && dialog.open) return;
+    if (e.key === "n") {
+      var url = document.body.getAttribute("data-new-order-url");
+      if (!url) return;
+      e.preventDefault();
+      location.assign(url);
+    } else if (e.key === "c") {
+      var code = latestCode();
+      e.preventDefault();
+      if (!code) { say("No code on this page yet."); return; }
+      code.button.click();
+      say("Copied code " + code.text);
+    } else if (e.key === "?") {
+      e.preventDefault();
+      openHelp();
+    }
+  });
+})();
+
 // Order form: show only the options the selected offer's provider supports,
 // keep the member's pick when the offers table is fetched again, and never send
 // the same form twice from a double click.
@@ -184,5 +297,140 @@
     var button = e.target.querySelector("[data-disable-on-submit]");
     if (!button || e.submitter !== button) return;
     setTimeout(function () { button.disabled = true; button.textContent = "Ordering…"; }, 0);
+  });
+})();
+
+// The live board (orders/board.py): it polls with the version it shows; the answer
+// holds only the rows that changed, entered or left, which are swapped, placed by
+// their sort key, or removed here. The member's selection of rows survives it.
+(function () {
+  "use strict";
+  var selected = new Set();
+  function board() { return document.getElementById("board"); }
+
+  // The poll carries the version the board shows now, not the one it loaded with.
+  document.addEventListener("htmx:configRequest", function (e) {
+    var el = board();
+    if (!el || e.detail.elt.id !== "board-poll") return;
+    var url = new URL(e.detail.path, location.href);
+    url.searchParams.set("v", el.getAttribute("data-version"));
+    e.detail.path = url.pathname + url.search;
+  });
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (!e.target || e.target.id !== "board-poll") return;
+    e.detail.shouldSwap = false;
+    if (e.detail.xhr.status === 200) apply(e.detail.xhr.responseText);
+  });
+
+  function apply(text) {
+    var holder = document.createElement("template");
+    holder.innerHTML = text;
+    var changes = holder.content.querySelector("template[data-board-changes]");
+    var el = board();
+    if (!changes) {  // the whole board
+      var fresh = holder.content.querySelector("#board");
+      if (!fresh || !el) return;
+      el.replaceWith(fresh);
+      htmx.process(fresh);
+      fresh.querySelectorAll("[data-bulk-select]").forEach(keep);
+      refresh(fresh, null);
+      return;
+    }
+    var tbody = document.getElementById("board-rows");
+    var hiddenBefore = hiddenCount(el);
+    (changes.getAttribute("data-remove") || "").split(" ").forEach(function (code) {
+      var row = code && document.getElementById("order-" + code);
+      if (row) row.remove();
+      selected.delete(code);
+    });
+    Array.prototype.slice.call(changes.content.querySelectorAll("tr.order-row")).forEach(function (row) {
+      var old = document.getElementById(row.id);
+      if (old) old.replaceWith(row);
+      else if (!place(tbody, row, hiddenBefore)) return;
+      htmx.process(row);
+      row.querySelectorAll("[data-bulk-select]").forEach(keep);
+    });
+    el.setAttribute("data-version", changes.getAttribute("data-version"));
+    refresh(el, changes.getAttribute("data-total"));
+  }
+
+  // A row that enters the board goes where it sorts; past the last shown row only
+  // when no row is hidden beyond it (the board shows its first rows only).
+  function place(tbody, row, hidden) {
+    var key = row.getAttribute("data-sort-key") || "";
+    var rows = tbody.children;
+    for (var i = 0; i < rows.length; i++) {
+      var other = rows[i].getAttribute("data-sort-key");
+      if (other && key < other) { tbody.insertBefore(row, rows[i]); return true; }
+    }
+    if (hidden > 0) return false;
+    tbody.appendChild(row);
+    return true;
+  }
+  function hiddenCount(el) {
+    var hidden = el && el.querySelector("[data-board-hidden]");
+    return hidden ? parseInt(hidden.textContent, 10) || 0 : 0;
+  }
+
+  // Counts, the empty state, the selection; then the page's usual after-swap work
+  // (countdowns, code alerts, stale notices) on the rows.
+  function refresh(el, total) {
+    var tbody = el.querySelector("#board-rows");
+    var shown = tbody ? tbody.children.length : 0;
+    if (total !== null) {
+      var hidden = Math.max(0, parseInt(total, 10) - shown);
+      set(el, "[data-board-total]", total);
+      set(el, "[data-board-shown]", shown);
+      set(el, "[data-board-hidden]", hidden);
+      var note = el.querySelector("[data-board-hidden-note]");
+      if (note) note.hidden = hidden === 0;
+    }
+    var table = el.querySelector("[data-board-table]");
+    var empty = el.querySelector("[data-board-empty]");
+    if (table) table.hidden = shown === 0;
+    if (empty) empty.hidden = shown > 0;
+    showSelection();
+    var target = tbody || el;
+    target.dispatchEvent(new CustomEvent("htmx:afterSettle", { bubbles: true, detail: { elt: target, target: target } }));
+  }
+  function set(el, selector, value) {
+    var node = el.querySelector(selector);
+    if (node) node.textContent = value;
+  }
+
+  function keep(box) { box.checked = selected.has(box.value); }
+  function showSelection() {
+    var boxes = document.querySelectorAll("#board-rows [data-bulk-select]");
+    var count = document.querySelector("[data-bulk-count]");
+    var all = document.querySelector("[data-select-all]");
+    var n = 0;
+    boxes.forEach(function (box) { if (box.checked) n++; });
+    if (count) count.textContent = n ? n + " selected" : "Select rows to act on several at once.";
+    if (all) {
+      all.checked = n > 0 && n === boxes.length;
+      all.indeterminate = n > 0 && n < boxes.length;
+    }
+  }
+  document.addEventListener("change", function (e) {
+    var box = e.target;
+    if (box.matches("[data-bulk-select]")) {
+      if (box.checked) selected.add(box.value); else selected.delete(box.value);
+    } else if (box.matches("[data-select-all]")) {
+      document.querySelectorAll("#board-rows [data-bulk-select]").forEach(function (row) {
+        row.checked = box.checked;
+        if (box.checked) selected.add(row.value); else selected.delete(row.value);
+      });
+    } else {
+      return;
+    }
+    showSelection();
+  });
+  // A row swapped by its own button (Cancel, Done…) keeps its tick too.
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var row = e.target && e.target.id && document.getElementById(e.target.id);
+    if (row && row.classList && row.classList.contains("order-row")) {
+      row.querySelectorAll("[data-bulk-select]").forEach(keep);
+      showSelection();
+    }
   });
 })();
