@@ -95,6 +95,11 @@ ACCESS: dict[str, tuple[Permission | None, Permission | None]] = {
     "rental_details": (None, ORD),
     "rental_refresh": (None, ORD),
     "reports": (Permission.VIEW_REPORTS, None),
+    "webhooks": (MT, MT),
+    "webhook_detail": (MT, MT),
+    "webhook_test": (None, MT),
+    "webhook_secret": (None, MT),
+    "webhook_delete": (None, MT),
 }
 
 # Portal pages of no team, for anyone logged in: (GET, POST) answers.
@@ -216,6 +221,21 @@ def _admin_object(world: World, route: Route) -> str:
     return str(row.pk) if row is not None else "0"  # the admin says it does not exist
 
 
+def _webhook(world: World):
+    """Team B's webhook endpoint (made on first use). Its address is a documentation
+    range, so "send test" is refused as inside the network and nothing leaves."""
+    from webhooks.models import Endpoint
+
+    endpoint = Endpoint.objects.filter(team=world.b.team).first()
+    if endpoint is None:
+        endpoint = Endpoint(
+            team=world.b.team, url="https://203.0.113.7/hook", events=["order.completed"]
+        )
+        endpoint.set_secret("whsec_matrix")
+        endpoint.save()
+    return endpoint
+
+
 FILLERS: dict[str, Callable[[World, Route], str]] = {
     "code": lambda w, r: str(w.b.team.code),
     "membership_code": lambda w, r: str(w.b.owner_membership.code),
@@ -229,6 +249,7 @@ FILLERS: dict[str, Callable[[World, Route], str]] = {
     "url": lambda w, r: "no-such-page/",  # the admin's catch-all
     "uidb64": lambda w, r: urlsafe_base64_encode(force_bytes(w.b.owner.pk)),
     "token": lambda w, r: "made-up-token",
+    "endpoint_code": lambda w, r: str(_webhook(w).code),
 }
 
 
