@@ -90,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.teams",
+                "reports.context_processors.low_balance",
             ],
         },
     },
@@ -365,9 +366,8 @@ CATALOG_SYNC_MINUTES = env.int("CATALOG_SYNC_MINUTES", default=60)
 # Where the shared provider rate budget counts requests: "auto" picks Redis or
 # local memory when configured as the cache, else a database table.
 RATE_BUDGET_STORE = env.str("RATE_BUDGET_STORE", default="auto")
-# Units of a currency per US dollar, for spend limits and cross-provider price
-# comparison (SMSCode bills in IDR). Override with FX_PER_USD=IDR=16250,EUR=0.92.
-FX_PER_USD = {"USD": 1, **env.dict("FX_PER_USD", cast={"value": str}, default={"IDR": "16000"})}
+# Exchange rates are data, not settings: providers.ExchangeRate, read daily from
+# providers that publish one (SMSCode) or entered in the admin (issue 15).
 
 # Orders: how many times an order that expires without a code is replaced
 # automatically (when the member asked for it).

@@ -12,6 +12,11 @@ SCHEDULES = [
         "minutes": 15,
     },
     {
+        "name": "providers.refresh_exchange_rates",
+        "func": "providers.tasks.refresh_exchange_rates",
+        "minutes": 360,
+    },
+    {
         "name": "providers.purge_rate_counters",
         "func": "providers.tasks.purge_rate_counters",
         "minutes": 60,

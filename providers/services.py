@@ -205,6 +205,7 @@ def provider_account_test(*, account: ProviderAccount, actor, request=None) -> C
             account.is_sandbox = True
     if report.ok:
         account.record_ok(balance=report.balance, currency=report.currency)
+        _read_exchange_rate(account)
     else:
         account.record_error(report.error)
     audit.record(
@@ -301,7 +302,16 @@ def catalog_sync(*, account: ProviderAccount) -> SyncResult:
     answers = catalog_synced.send(sender=ProviderAccount, account=account)
     result.rental_offers = sum(count for _, count in answers if isinstance(count, int))
     account.record_ok()
+    _read_exchange_rate(account)
     return result
+
+
+def _read_exchange_rate(account: ProviderAccount) -> None:
+    """Store the rate the provider converts with, where it publishes one (SMSCode)."""
+    if hasattr(account.client_class, "get_exchange_rate"):
+        from providers.balances import exchange_rate_refresh
+
+        exchange_rate_refresh(account=account)
 
 
 # A live provider's catalog is 150,000 prices. It is stored in short

@@ -42,5 +42,11 @@ def refresh_balances() -> int:
     return count
 
 
+def refresh_exchange_rates() -> int:
+    from providers.balances import refresh_exchange_rates
+
+    return refresh_exchange_rates()
+
+
 def purge_rate_counters() -> int:
     return DatabaseStore.purge_expired()

@@ -4,9 +4,11 @@
   entry's natural key (account, kind, upstream order or rental id, event) is
   unique in the database, so the same event can never be booked twice,
   whoever sees it first (the placement, the poller, a retry).
-- `reserve(...)` checks the member's monthly limit and the team's monthly
-  budget and sets the amount aside in one transaction under the team's row
-  lock: concurrent purchases cannot all pass one check. `release(...)` gives
+- `reserve(...)` checks the member's daily and monthly limits and the team's
+  monthly budget (all in the team's reporting currency, each amount at the
+  exchange rate of its day: `reports.fx`) and sets the amount aside in one
+  transaction under the team's row lock: concurrent purchases cannot all pass
+  one check. `release(...)` gives
   the reservation back once the charge is booked or the purchase failed.
 - `book_refund(...)` books a refund and records its audit event, for orders,
   rentals and expiry alike.
@@ -16,14 +18,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 import audit
+from config.money import money_text, places_for
+from reports import fx
+from reports.fx import Rates, usd_value  # noqa: F401  (usd_value: for orders.quotes)
 from reports.models import LedgerEntry, LedgerKind, SpendHold
 
 CENT = Decimal("0.01")
@@ -151,17 +156,7 @@ def book_refund(
     return booked
 
 
-# --- money in US dollars ------------------------------------------------------------------
-
-
-def usd_value(amount: Decimal, currency: str) -> Decimal:
-    """Convert to US dollars with the configured rates (for limits and comparisons)."""
-    if currency == "USD":
-        return amount
-    per_usd = Decimal(str(settings.FX_PER_USD.get(currency, 0)))
-    if not per_usd:
-        raise ValueError(f"No exchange rate for {currency}; set FX_PER_USD.")
-    return (amount / per_usd).quantize(Decimal("0.0001"))
+# --- spend in the team's reporting currency ---------------------------------------------
 
 
 def month_start(now: datetime | None = None) -> datetime:
@@ -169,14 +164,27 @@ def month_start(now: datetime | None = None) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def _booked_usd(entries) -> Decimal:
-    rows = entries.values("currency").annotate(total=Sum("amount"))
-    return sum((usd_value(r["total"], r["currency"]) for r in rows), Decimal("0"))
+def day_start(now: datetime | None = None) -> datetime:
+    now = timezone.localtime(now or timezone.now())
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _held_usd(holds) -> Decimal:
-    total = holds.aggregate(total=Sum("amount"))["total"]
-    return total or Decimal("0")
+def _booked(entries, to: str) -> Decimal:
+    """Net of `entries` in `to`, each day's amounts at that day's rate (one grouped query)."""
+    rows = list(
+        entries.annotate(day=TruncDate("created"))
+        .values("currency", "day")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    rates = Rates.load({to, *(r["currency"] for r in rows)})
+    return sum((rates.convert(r["total"], r["currency"], to, r["day"]) for r in rows), Decimal(0))
+
+
+def _held(holds, to: str) -> Decimal:
+    rows = list(holds.values("currency").annotate(total=Sum("amount")).order_by())
+    today = timezone.localdate()
+    return sum((fx.convert(r["total"], r["currency"], to, today) for r in rows), Decimal(0))
 
 
 def open_holds(team):
@@ -185,19 +193,102 @@ def open_holds(team):
     )
 
 
-def member_spend_usd(team, user, since: datetime | None = None) -> Decimal:
-    """What `user` spent in `team` since `since` (this month by default), in USD:
-    booked charges net of refunds, plus what purchases in flight hold."""
+def member_spend(team, user, since: datetime | None = None) -> Decimal:
+    """What `user` spent in `team` since `since` (this month by default), in the team's
+    reporting currency: booked charges net of refunds, plus what purchases in flight
+    hold. Raises MissingRate when an amount's currency has no rate at all."""
     since = since or month_start()
-    booked = _booked_usd(LedgerEntry.objects.filter(team=team, member=user, created__gte=since))
-    return booked + _held_usd(open_holds(team).filter(member=user))
+    to = team.reporting_currency
+    booked = _booked(LedgerEntry.objects.filter(team=team, member=user, created__gte=since), to)
+    return booked + _held(open_holds(team).filter(member=user, created__gte=since), to)
 
 
-def team_spend_usd(team, since: datetime | None = None) -> Decimal:
-    """What the whole team spent since `since` (this month by default), in USD, holds included."""
+def team_spend(team, since: datetime | None = None) -> Decimal:
+    """What the whole team spent since `since` (this month by default), in its reporting
+    currency, holds included."""
     since = since or month_start()
-    booked = _booked_usd(LedgerEntry.objects.filter(team=team, created__gte=since))
-    return booked + _held_usd(open_holds(team))
+    to = team.reporting_currency
+    booked = _booked(LedgerEntry.objects.filter(team=team, created__gte=since), to)
+    return booked + _held(open_holds(team).filter(created__gte=since), to)
+
+
+def spend_by_member(team, since: datetime) -> dict[int, Decimal]:
+    """Each member's spend since `since` in the reporting currency, holds included
+    (two grouped queries, whatever the number of members)."""
+    to = team.reporting_currency
+    rows = list(
+        LedgerEntry.objects.filter(team=team, created__gte=since)
+        .annotate(day=TruncDate("created"))
+        .values("member_id", "currency", "day")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    held = list(
+        open_holds(team)
+        .filter(created__gte=since)
+        .values("member_id", "currency")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    rates = Rates.load({to, *(r["currency"] for r in rows), *(h["currency"] for h in held)})
+    today = timezone.localdate()
+    out: dict[int, Decimal] = {}
+    for r in rows:
+        value = rates.convert(r["total"], r["currency"], to, r["day"])
+        out[r["member_id"]] = out.get(r["member_id"], Decimal(0)) + value
+    for h in held:
+        value = rates.convert(h["total"], h["currency"], to, today)
+        out[h["member_id"]] = out.get(h["member_id"], Decimal(0)) + value
+    return out
+
+
+# Before issue 15 everything was kept in US dollars; these names stay for callers.
+member_spend_usd = member_spend
+team_spend_usd = team_spend
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """What a member may still spend: None where no limit or budget applies."""
+
+    currency: str
+    day_left: Decimal | None
+    month_left: Decimal | None
+    team_left: Decimal | None
+    daily_limit: Decimal | None
+    monthly_limit: Decimal | None
+    budget: Decimal | None
+    spent_today: Decimal
+    spent_month: Decimal
+
+    @property
+    def left(self) -> Decimal | None:
+        """The least of the three (what the next purchase may cost at most)."""
+        values = [v for v in (self.day_left, self.month_left, self.team_left) if v is not None]
+        return max(min(values), Decimal(0)) if values else None
+
+
+def allowance(membership) -> Allowance:
+    """What `membership` has left today, this month and in the team's budget."""
+    team = membership.team
+    spent_today = member_spend(team, membership.user, day_start())
+    spent_month = member_spend(team, membership.user)
+    team_spent = team_spend(team) if team.monthly_budget is not None else Decimal(0)
+
+    def left(limit, spent):
+        return None if limit is None else max(limit - spent, Decimal(0))
+
+    return Allowance(
+        currency=team.reporting_currency,
+        day_left=left(membership.daily_spend_limit, spent_today),
+        month_left=left(membership.monthly_spend_limit, spent_month),
+        team_left=left(team.monthly_budget, team_spent),
+        daily_limit=membership.daily_spend_limit,
+        monthly_limit=membership.monthly_spend_limit,
+        budget=team.monthly_budget,
+        spent_today=spent_today,
+        spent_month=spent_month,
+    )
 
 
 # --- reserving ------------------------------------------------------------------------------
@@ -224,7 +315,8 @@ def reserve(
     order=None,
     rental=None,
 ) -> SpendHold | None:
-    """Check the member's monthly limit and the team's monthly budget, and hold `amount`.
+    """Check the member's daily and monthly limits and the team's monthly budget, and
+    hold `amount` (in the team's reporting currency, at today's rate).
 
     Must run inside a transaction: the team row is locked (PostgreSQL; SQLite's
     IMMEDIATE transactions already serialise writers) until it commits, so the
@@ -234,31 +326,62 @@ def reserve(
     from accounts.models import Team
 
     team = Team.objects.select_for_update().get(pk=membership.team_id)
-    cost = usd_value(amount, currency) if amount is not None else Decimal("0")
-    _check_limit(membership, cost)
-    _check_budget(team, cost)
+    membership.team = team
+    to = team.reporting_currency
+    limited = (
+        membership.daily_spend_limit is not None
+        or membership.monthly_spend_limit is not None
+        or team.monthly_budget is not None
+    )
+    try:
+        cost = fx.convert(amount, currency, to) if amount is not None else Decimal("0")
+        if limited:
+            _check_limit(membership, cost, daily=True)
+            _check_limit(membership, cost, daily=False)
+            _check_budget(team, cost)
+    except fx.MissingRate as exc:
+        if not limited:  # nothing to check against: hold nothing
+            cost = Decimal("0")
+        else:
+            raise SpendRefused(
+                f"This purchase is priced in {exc.currency}, and smsdesk has no exchange rate "
+                f"for {exc.currency} yet, so it cannot check it against the spend limits.",
+                next_step="Ask an administrator to enter the rate (Admin → Exchange rates).",
+                category="no_exchange_rate",
+            ) from exc
     if not cost and order is None and rental is None:
         return None
     return SpendHold.objects.create(
         team=team,
         member=membership.user,
         amount=cost,
+        currency=to,
         purpose=purpose,
         order=order,
         rental=rental,
     )
 
 
-def _check_limit(membership, cost: Decimal) -> None:
-    limit = membership.monthly_spend_limit
+def words(amount: Decimal, currency: str) -> str:
+    """ "3.45 USD" in the currency's precision (rounded down: never more than there is)."""
+    places = Decimal(1).scaleb(-places_for(currency))
+    return money_text(amount.quantize(places, ROUND_DOWN) if amount > 0 else Decimal(0), currency)
+
+
+def _check_limit(membership, cost: Decimal, *, daily: bool) -> None:
+    limit = membership.daily_spend_limit if daily else membership.monthly_spend_limit
     if limit is None:
         return
-    spent = member_spend_usd(membership.team, membership.user)
+    to = membership.team.reporting_currency
+    spent = member_spend(membership.team, membership.user, day_start() if daily else month_start())
     if spent + cost > limit:
+        period, when = ("daily", "today") if daily else ("monthly", "this month")
+        left = max(limit - spent, Decimal(0))
         raise SpendRefused(
-            f"This would take you over your monthly limit of {limit} USD "
-            f"(spent or reserved so far: {spent.quantize(CENT)} USD).",
-            next_step="Ask an owner or manager to raise your limit.",
+            f"This would take you over your {period} limit of {words(limit, to)}: "
+            f"you have {words(left, to)} left {when}, and this costs about {words(cost, to)}.",
+            next_step="Choose a cheaper offer, or ask an owner or manager to raise your limit.",
+            category="daily_limit" if daily else "spend_limit",
         )
 
 
@@ -266,12 +389,15 @@ def _check_budget(team, cost: Decimal) -> None:
     budget = team.monthly_budget
     if budget is None:
         return
-    spent = team_spend_usd(team)
+    to = team.reporting_currency
+    spent = team_spend(team)
     if spent + cost > budget:
+        left = max(budget - spent, Decimal(0))
         raise SpendRefused(
-            f"This would take {team.name} over its monthly budget of {budget} USD "
-            f"(spent or reserved so far: {spent.quantize(CENT)} USD).",
-            next_step="Ask an owner to raise the team's budget.",
+            f"This would take {team.name} over its monthly budget of {words(budget, to)}: "
+            f"the team has {words(left, to)} left this month, and this costs about "
+            f"{words(cost, to)}.",
+            next_step="Ask an owner or manager to raise the team's budget.",
             category="team_budget",
         )
 
