@@ -79,12 +79,17 @@ class Table:
     def body(self) -> list[list[dict]]:
         """The page's rows: each cell's text, its column's label and whether it is a number."""
         out = []
+        plain = self.cells(csv=True)
         for r, row in enumerate(self.cells()[: len(self.rows)]):
             cells = []
             for i, (text, column) in enumerate(zip(row, self.columns, strict=True)):
                 link = self.links[r] if i == 0 and r < len(self.links) else ""
                 num = column.kind not in ("text",)
-                cells.append({"text": text, "label": column.label, "num": num, "link": link})
+                # The CSV's form, where the page words it differently ("1 min 30 s": 90).
+                value = plain[r][i] if column.kind == "seconds" else ""
+                cells.append(
+                    {"text": text, "label": column.label, "num": num, "link": link, "value": value}
+                )
             out.append(cells)
         return out
 
