@@ -111,6 +111,7 @@ def authenticate(raw, *, ip: str | None = None, now=None) -> ApiKey | None:
     now = now or timezone.now()
     if key.is_revoked or key.is_expired(now):
         return None
+    key.team = key.membership.team  # the same row: no second query for it
     _touch(key, ip, now)
     return key
 

@@ -33,4 +33,5 @@ urlpatterns = [
     path("", include("rentals.urls")),
     path("", include("reports.urls")),
     path("", include("webhooks.urls")),
+    path("", include("api.urls")),
 ]

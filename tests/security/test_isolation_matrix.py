@@ -95,11 +95,7 @@ ACCESS: dict[str, tuple[Permission | None, Permission | None]] = {
     "rental_details": (None, ORD),
     "rental_refresh": (None, ORD),
     "reports": (Permission.VIEW_REPORTS, None),
-    "budgets": (Permission.VIEW_REPORTS, MT),
-    "member_limits": (None, MT),
-    "balances": (Permission.VIEW_REPORTS, None),
-    "balance_threshold": (None, MP),
-    "reconciliation": (Permission.VIEW_REPORTS, None),
+    "api_keys": (V, V),  # anyone may hold read-only keys; the POST without a name: 400
     "webhooks": (MT, MT),
     "webhook_detail": (MT, MT),
     "webhook_test": (None, MT),
@@ -126,6 +122,9 @@ PUBLIC: dict[str, tuple[set[int], set[int]]] = {
     "password_reset_complete": ({200}, {405}),
     "admin:login": ({200}, {200}),
     "health": ({200}, {405}),  # for load balancers: counts and ages, no team's data
+    # The SMS-Activate gateway: no session, its own key (no key: the protocol's BAD_KEY).
+    "handler_api_php": ({200}, {200}),
+    "handler_api": ({200}, {200}),
     # SMSCode's webhook: POST only; 404 for an account with no registered webhook (team
     # B's is an SMSPool account), 401/403 for a delivery without a valid signature.
     "smscode_hook": ({405}, {404}),

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from api import views
+
+urlpatterns = [
+    # SMS-Activate tools call <base>/stubs/handler_api.php or handler_api.php; both spellings.
+    path("api/handler_api.php", views.handler_api, name="handler_api_php"),
+    path("api/handler_api", views.handler_api, name="handler_api"),
+    path("teams/<uuid:code>/api/", views.api_keys, name="api_keys"),
+]
