@@ -96,6 +96,11 @@ ACCESS: dict[str, tuple[Permission | None, Permission | None]] = {
     "rental_refresh": (None, ORD),
     "reports": (Permission.VIEW_REPORTS, None),
     "api_keys": (V, V),  # anyone may hold read-only keys; the POST without a name: 400
+    "budgets": (Permission.VIEW_REPORTS, MT),
+    "member_limits": (None, MT),
+    "balances": (Permission.VIEW_REPORTS, None),
+    "balance_threshold": (None, MP),
+    "reconciliation": (Permission.VIEW_REPORTS, None),
     "webhooks": (MT, MT),
     "webhook_detail": (MT, MT),
     "webhook_test": (None, MT),
