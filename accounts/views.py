@@ -140,8 +140,6 @@ def _dashboard_extras(team, membership) -> dict:
         "codes_today": Order.objects.filter(team=team, code_received_at__gte=today).count(),
         "active_rentals": Rental.objects.filter(team=team, state=RentalState.ACTIVE).count(),
         "expiring_rentals": expiring_soon(team)[:5],
-        "my_spend": member_spend_usd(team, membership.user),
-        "my_limit": membership.monthly_spend_limit,
     }
 
 
