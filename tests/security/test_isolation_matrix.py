@@ -35,7 +35,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -44,7 +43,6 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 from django.urls.resolvers import RoutePattern
-from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_encode
 from django.utils.regex_helper import normalize
@@ -64,9 +62,7 @@ ACCESS: dict[str, tuple[Permission | None, Permission | None]] = {
     "dashboard": (V, None),
     "members": (V, MM),
     "member_role": (None, MM),
-    "member_remove": (MM, MM),  # GET: the confirmation step
-    "invitation_resend": (None, MM),
-    "invitation_revoke": (None, MM),
+    "member_remove": (None, MM),
     "member_spend_limit": (None, MT),
     "team_settings": (V, MT),
     "audit_log": (V, None),
@@ -99,6 +95,7 @@ ACCESS: dict[str, tuple[Permission | None, Permission | None]] = {
     "rental_details": (None, ORD),
     "rental_refresh": (None, ORD),
     "reports": (Permission.VIEW_REPORTS, None),
+    "api_keys": (V, V),  # anyone may hold read-only keys; the POST without a name: 400
     "budgets": (Permission.VIEW_REPORTS, MT),
     "member_limits": (None, MT),
     "balances": (Permission.VIEW_REPORTS, None),
@@ -130,6 +127,9 @@ PUBLIC: dict[str, tuple[set[int], set[int]]] = {
     "password_reset_complete": ({200}, {405}),
     "admin:login": ({200}, {200}),
     "health": ({200}, {405}),  # for load balancers: counts and ages, no team's data
+    # The SMS-Activate gateway: no session, its own key (no key: the protocol's BAD_KEY).
+    "handler_api_php": ({200}, {200}),
+    "handler_api": ({200}, {200}),
     # SMSCode's webhook: POST only; 404 for an account with no registered webhook (team
     # B's is an SMSPool account), 401/403 for a delivery without a valid signature.
     "smscode_hook": ({405}, {404}),
@@ -137,7 +137,6 @@ PUBLIC: dict[str, tuple[set[int], set[int]]] = {
 LOGIN_REQUIRED = {"password_change", "password_change_done"}
 
 # What the admin answers the superuser: a page, a redirect (after a POST, or for a
-    "invitation": ({404}, {404}),  # a made-up token: "this invitation link is not valid"
 # row that is not there), 403 where the admin forbids (adding audit events), 404.
 ADMIN_ANSWERS = {200, 302, 403, 404}
 # Admin pages whose answers to the superuser are narrower.
@@ -250,19 +249,6 @@ FILLERS: dict[str, Callable[[World, Route], str]] = {
     "code": lambda w, r: str(w.b.team.code),
     "membership_code": lambda w, r: str(w.b.owner_membership.code),
     "account_code": lambda w, r: str(w.b.account.code),
-def _invitation(world: World):
-    """Team B's pending invitation (the world has none of its own)."""
-    from accounts.models import Invitation
-
-    now = timezone.now()
-    invitation, _ = Invitation.objects.get_or_create(
-        team=world.b.team,
-        email="invited@example.org",
-        defaults={"token_hash": "0" * 64, "sent_at": now, "expires_at": now + timedelta(days=7)},
-    )
-    return invitation
-
-
     "order_code": lambda w, r: str(w.b.order.code),
     "rental_code": lambda w, r: str(w.b.rental.code),
     "object_id": _admin_object,
@@ -276,7 +262,6 @@ def _invitation(world: World):
 }
 
 
-    "invitation_code": lambda w, r: str(_invitation(w).code),
 def post_body(world: World, route: Route) -> dict[str, str]:
     """Team B's ids under the names portal forms use, and a `next` that leaves the site.
 
