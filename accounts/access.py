@@ -15,7 +15,7 @@ from django.db import models
 from django.http import Http404, HttpRequest
 
 from accounts.models import Membership, Team
-from accounts.roles import Permission
+from accounts.roles import Permission, roles_with
 
 M = TypeVar("M", bound=models.Model)
 
@@ -29,9 +29,27 @@ def _remember(request: HttpRequest, membership: Membership) -> Membership:
     return membership
 
 
+class RoleRequired(PermissionDenied):
+    """The member's role lacks `permission`; the 403 page names the roles that have it."""
+
+    def __init__(self, membership: Membership, permission: Permission):
+        self.membership = membership
+        self.permission = permission
+        self.roles = roles_with(permission)
+        labels = [role.label for role in self.roles]
+        self.needed = " or ".join(
+            [", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels
+        )
+        needed = self.needed
+        super().__init__(
+            f"This needs the {needed} role; you are {membership.get_role_display()} "
+            f"in {membership.team.name}."
+        )
+
+
 def _check(membership: Membership, permission: Permission) -> None:
     if not membership.can(permission):
-        raise PermissionDenied(f"Your role ({membership.get_role_display()}) cannot do this.")
+        raise RoleRequired(membership, permission)
 
 
 def membership_for(user, team: Team) -> Membership | None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
 
 from accounts.roles import Role
 
@@ -10,13 +12,25 @@ class TeamForm(forms.Form):
 
 
 class InviteForm(forms.Form):
-    identifier = forms.CharField(
-        label="Username or email",
+    email = forms.EmailField(
+        label="Email",
         max_length=254,
-        strip=True,
-        help_text="The person must already have a smsdesk login.",
+        help_text="They get a link to create a login, or to join with the one they have.",
     )
     role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
+
+    def __init__(self, *args, may_grant_owner: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_grant_owner:  # what the inviter's own role may grant (accounts.roles)
+            self.fields["role"].choices = [c for c in Role.choices if c[0] != Role.OWNER]
+
+
+class SignupForm(UserCreationForm):
+    """A new login for an invited address: the email comes from the invitation."""
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username",)
 
 
 class RoleForm(forms.Form):

@@ -27,7 +27,8 @@ class Permission(StrEnum):
     # Where a provider account sends its key: whoever changes it may send the key anywhere.
     MOVE_PROVIDER_KEYS = "move_provider_keys"
     MANAGE_TEAM = "manage_team"  # rename the team, spend limits
-    VIEW_REPORTS = "view_reports"  # cost reports and exports
+    VIEW_REPORTS = "view_reports"  # cost reports and exports (read-only: for oversight)
+    REMOVE_PROVIDERS = "remove_providers"  # remove a provider account for good
 
 
 _ALL = frozenset(Role)
@@ -42,10 +43,26 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.MANAGE_PROVIDERS: _MANAGERS,
     Permission.MOVE_PROVIDER_KEYS: frozenset({Role.OWNER}),
     Permission.MANAGE_TEAM: _MANAGERS,
-    Permission.VIEW_REPORTS: _MANAGERS,
+    Permission.VIEW_REPORTS: _ALL,
+    Permission.REMOVE_PROVIDERS: frozenset({Role.OWNER}),
 }
 
 
 def can(role: str, permission: Permission) -> bool:
     """Return True when `role` is allowed `permission`."""
     return role in PERMISSIONS[permission]
+
+
+def roles_with(permission: Permission) -> list[Role]:
+    """The roles allowed `permission`, most powerful first (for "needs Manager or Owner")."""
+    return [role for role in Role if role in PERMISSIONS[permission]]
+
+
+# What each role may do, in the words the members page and the 403 page use. The
+# test_roles tests hold these sentences to the PERMISSIONS table above.
+ROLE_SUMMARIES: dict[Role, str] = {
+    Role.OWNER: "Everything, including making others owners and removing provider accounts.",
+    Role.MANAGER: "Invites and manages members, provider accounts, spend limits and reports.",
+    Role.MEMBER: "Orders, cancels, resends and rents numbers; sees cost reports.",
+    Role.VIEWER: "Sees the team, its orders, rentals, audit log and cost reports; changes nothing.",
+}

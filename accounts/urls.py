@@ -23,5 +23,17 @@ urlpatterns = [
         views.member_spend_limit,
         name="member_spend_limit",
     ),
+    path(
+        "teams/<uuid:code>/invitations/<uuid:invitation_code>/resend/",
+        views.invitation_resend,
+        name="invitation_resend",
+    ),
+    path(
+        "teams/<uuid:code>/invitations/<uuid:invitation_code>/revoke/",
+        views.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    # The link in an invitation email (no login needed: it lets the person create one).
+    path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("teams/<uuid:code>/settings/", views.team_settings, name="team_settings"),
 ]

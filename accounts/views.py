@@ -4,19 +4,23 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import services
-from accounts.access import SESSION_TEAM_KEY, client_ip, get_team_for_user
-from accounts.forms import InviteForm, RoleForm, SpendLimitForm, TeamForm
-from accounts.models import Membership
-from accounts.roles import Permission, Role
+from accounts.access import SESSION_TEAM_KEY, RoleRequired, client_ip, get_team_for_user
+from accounts.forms import InviteForm, RoleForm, SignupForm, SpendLimitForm, TeamForm
+from accounts.models import Invitation, Membership
+from accounts.roles import ROLE_SUMMARIES, Permission, Role
 from audit.models import AuditEvent
 
 
@@ -131,7 +135,6 @@ def _dashboard_extras(team, membership) -> dict:
     from providers.models import ProviderAccount
     from rentals.models import Rental, RentalState
     from rentals.reminders import expiring_soon
-    from reports.ledger import member_spend_usd
 
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     return {
@@ -147,34 +150,166 @@ def _dashboard_extras(team, membership) -> dict:
 @require_http_methods(["GET", "POST"])
 def members(request, code):
     membership = get_team_for_user(request, code)
-    form = InviteForm(request.POST or None)
+    may_grant_owner = membership.can(Permission.MANAGE_OWNERS)
+    form = InviteForm(request.POST or None, may_grant_owner=may_grant_owner)
     if request.method == "POST":
         get_team_for_user(request, code, Permission.MANAGE_MEMBERS)
         if form.is_valid():
             try:
-                added = services.member_invite(
+                sent = services.invitation_send(
                     acting=membership,
-                    identifier=form.cleaned_data["identifier"],
+                    email=form.cleaned_data["email"],
                     role=form.cleaned_data["role"],
                     request=request,
                 )
             except services.MembershipError as exc:
-                form.add_error("identifier", str(exc))
+                form.add_error("email", str(exc))
             else:
-                messages.success(
-                    request, f"{added.user.get_username()} added as {added.get_role_display()}."
-                )
-                return redirect("members", code=code)
+                return _after_sending(request, membership, sent)
+    return render(request, "accounts/members.html", _members_context(membership, form))
+
+
+def _members_context(membership: Membership, form) -> dict:
     team = membership.team
-    ctx = {
+    invitations = team.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+    return {
         "team": team,
         "form": form,
         "members": team.memberships.select_related("user").order_by("user__username"),
+        "invitations": invitations.select_related("invited_by").order_by("email"),
         "roles": Role.choices,
+        "role_summaries": [(role.label, text) for role, text in ROLE_SUMMARIES.items()],
         "can_manage": membership.can(Permission.MANAGE_MEMBERS),
         "can_manage_owners": membership.can(Permission.MANAGE_OWNERS),
+        "now": timezone.now(),
     }
-    return render(request, "accounts/members.html", ctx)
+
+
+def _after_sending(request, membership: Membership, sent: services.Sent):
+    """Back to the members page when the mail went out; otherwise the link, shown once."""
+    invitation = sent.invitation
+    if sent.mailed:
+        messages.success(
+            request,
+            f"Invitation sent to {invitation.email} as {invitation.get_role_display()}. "
+            f"The link works until {timezone.localtime(invitation.expires_at):%b %d, %H:%M}.",
+        )
+        return redirect("members", code=membership.team.code)
+    ctx = {"team": membership.team, "sent": sent, "invitation": invitation}
+    return render(request, "accounts/invitation_link.html", ctx)
+
+
+def _target_invitation(acting: Membership, invitation_code) -> Invitation:
+    try:
+        return Invitation.objects.select_related("team").get(code=invitation_code, team=acting.team)
+    except (Invitation.DoesNotExist, ValueError, ValidationError) as exc:
+        raise Http404("No such invitation.") from exc
+
+
+@login_required
+@require_POST
+def invitation_resend(request, code, invitation_code):
+    acting = get_team_for_user(request, code, Permission.MANAGE_MEMBERS)
+    invitation = _target_invitation(acting, invitation_code)
+    try:
+        sent = services.invitation_resend(acting=acting, invitation=invitation, request=request)
+    except services.MembershipError as exc:
+        messages.error(request, str(exc))
+        return redirect("members", code=code)
+    return _after_sending(request, acting, sent)
+
+
+@login_required
+@require_POST
+def invitation_revoke(request, code, invitation_code):
+    acting = get_team_for_user(request, code, Permission.MANAGE_MEMBERS)
+    invitation = _target_invitation(acting, invitation_code)
+    try:
+        services.invitation_revoke(acting=acting, invitation=invitation, request=request)
+    except services.MembershipError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, f"Invitation to {invitation.email} revoked; its link no longer works."
+        )
+    return redirect("members", code=code)
+
+
+@require_http_methods(["GET", "POST"])
+def invitation(request, token):
+    """The link in an invitation email: join the team with the login you have, or create one.
+
+    A link that cannot be used (unknown, expired, used, revoked) gets a page saying
+    why and what to do, never an error.
+    """
+    found = services.invitation_find(token)
+    problem = services.invitation_problem(found)
+    if problem:
+        status = 404 if found is None else 410
+        ctx = {"problem": problem, "invitation": found}
+        return render(request, "accounts/invitation_invalid.html", ctx, status=status)
+    if request.user.is_authenticated:
+        return _join(request, found)
+    return _signup(request, found)
+
+
+def _join(request, found: Invitation):
+    existing = Membership.objects.filter(team=found.team, user=request.user).first()
+    if request.method == "POST":
+        try:
+            joined = services.invitation_accept(
+                invitation=found, user=request.user, request=request
+            )
+        except services.MembershipError as exc:
+            return render(
+                request, "accounts/invitation_invalid.html", {"problem": str(exc)}, status=410
+            )
+        messages.success(
+            request, f"Welcome to {joined.team.name}: you are {joined.get_role_display()}."
+        )
+        return redirect("board", code=joined.team.code)
+    ctx = {"invitation": found, "team": None, "existing": existing, "token": request.path}
+    return render(request, "accounts/invitation.html", ctx)
+
+
+def _signup(request, found: Invitation):
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user, joined = services.invitation_accept_with_new_login(
+                invitation=found,
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+                request=request,
+            )
+        except services.MembershipError as exc:
+            form.add_error(None, str(exc))
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(
+                request,
+                f"Welcome to {joined.team.name}, {user.get_username()}: "
+                f"you are {joined.get_role_display()}.",
+            )
+            return redirect("board", code=joined.team.code)
+    login_url = reverse("login") + "?" + urlencode({"next": request.path})
+    ctx = {"invitation": found, "form": form, "login_url": login_url}
+    return render(request, "accounts/invitation.html", ctx)
+
+
+def permission_denied(request, exception=None):
+    """The 403 page: what the member's role may not do here, which role may, and who can
+    change it (handler403). Other refusals (a CSRF failure has its own page) say so plainly."""
+    ctx = {"reason": str(exception) if exception else ""}
+    if isinstance(exception, RoleRequired):
+        team = exception.membership.team
+        ctx.update(
+            membership=exception.membership,
+            needed=exception.needed,
+            denied_team=team,
+            owners=[m.user.get_username() for m in team.owners().select_related("user")],
+        )
+    return render(request, "403.html", ctx, status=403)
 
 
 def _target_membership(acting: Membership, membership_code) -> Membership:
@@ -218,10 +353,13 @@ def member_role(request, code, membership_code):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def member_remove(request, code, membership_code):
+    """GET: what removing the member means (the confirmation step); POST: remove."""
     acting = get_team_for_user(request, code, Permission.MANAGE_MEMBERS)
     target = _target_membership(acting, membership_code)
+    if request.method == "GET":
+        return _confirm_remove(request, acting, target)
 
     def change():
         services.member_remove(acting=acting, membership=target, request=request)
@@ -231,6 +369,37 @@ def member_remove(request, code, membership_code):
     if target.user == request.user and not Membership.objects.filter(pk=target.pk).exists():
         return redirect("index")
     return redirect("members", code=code)
+
+
+def _confirm_remove(request, acting: Membership, target: Membership):
+    from orders.models import Order
+    from rentals.models import Rental, RentalState
+
+    team = acting.team
+    ctx = {
+        "team": team,
+        "target": target,
+        "is_self": target.user_id == request.user.pk,
+        "spent": _spent_or_none(team, target.user),
+        "currency": team.reporting_currency,
+        "active_orders": Order.objects.filter(team=team, ordered_by=target.user).active().count(),
+        "active_rentals": Rental.objects.filter(
+            team=team, rented_by=target.user, state=RentalState.ACTIVE
+        ).count(),
+        "may_remove": target.role != Role.OWNER or acting.can(Permission.MANAGE_OWNERS),
+    }
+    return render(request, "accounts/member_remove.html", ctx)
+
+
+def _spent_or_none(team, user):
+    """What `user` spent in `team` this month, or None when an amount has no exchange rate
+    (reports.fx.MissingRate is a ValueError)."""
+    from reports.ledger import member_spend_usd
+
+    try:
+        return member_spend_usd(team, user)
+    except ValueError:
+        return None
 
 
 @login_required

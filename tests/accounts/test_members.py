@@ -1,6 +1,6 @@
 from django.urls import reverse
 
-from accounts.models import Membership
+from accounts.models import Invitation, Membership
 from audit.models import AuditEvent
 from tests.base import BaseTestCase, make_user
 
@@ -17,58 +17,71 @@ class MembersPageTestCase(BaseTestCase):
         self.login(self.vic)
         r = self.client.get(self.url)
         self.assertContains(r, "mia")
-        self.assertNotContains(r, "Add to team")
+        self.assertNotContains(r, "Invite someone")
 
     def test_it_checks_membership(self):
         self.login(self.charlie)
         self.assertEqual(self.client.get(self.url).status_code, 404)
 
-    def test_it_adds_by_username(self):
+    def test_it_invites_by_email_and_adds_nobody_until_the_link_is_used(self):
         self.login(self.mia)
-        r = self.client.post(self.url, {"identifier": "dana", "role": "viewer"})
+        with self.settings(EMAIL_ENABLED=True):
+            r = self.client.post(self.url, {"email": "Dana@Example.org", "role": "viewer"})
         self.assertRedirects(r, self.url)
-        m = Membership.objects.get(team=self.team, user=self.dana)
-        self.assertEqual(m.role, "viewer")
-        event = AuditEvent.objects.get(action="member.added")
+        self.assertFalse(Membership.objects.filter(team=self.team, user=self.dana).exists())
+        invitation = Invitation.objects.get(team=self.team)
+        self.assertEqual((invitation.email, invitation.role), ("dana@example.org", "viewer"))
+        event = AuditEvent.objects.get(action="invitation.sent")
         self.assertEqual(event.actor, self.mia)
-        self.assertEqual(event.payload, {"user": "dana", "role": "viewer"})
+        self.assertEqual(
+            event.payload, {"email": "dana@example.org", "role": "viewer", "mailed": True}
+        )
         self.assertEqual(event.ip_address, "127.0.0.1")
+        page = self.client.get(self.url)
+        self.assertContains(page, "Pending invitations")
+        self.assertContains(page, "dana@example.org")
+        self.assertNotContains(page, "must already have a smsdesk login")
 
-    def test_it_adds_by_email(self):
+    def test_it_refuses_someone_already_in_the_team(self):
         self.login(self.alice)
-        self.client.post(self.url, {"identifier": "DANA@example.org", "role": "member"})
-        self.assertTrue(Membership.objects.filter(team=self.team, user=self.dana).exists())
+        r = self.client.post(self.url, {"email": "BOB@example.org", "role": "member"})
+        self.assertContains(r, "bob@example.org is already a member of Alpha QA.")
+        self.assertFalse(Invitation.objects.exists())
 
-    def test_it_explains_an_unknown_user(self):
+    def test_it_refuses_an_address_that_is_not_one(self):
         self.login(self.alice)
-        r = self.client.post(self.url, {"identifier": "nobody", "role": "member"})
-        self.assertContains(r, "No user with the username or email")
-        self.assertFalse(AuditEvent.objects.filter(action="member.added").exists())
+        r = self.client.post(self.url, {"email": "dana", "role": "member"})
+        self.assertContains(r, "Enter a valid email address.")
+        self.assertFalse(Invitation.objects.exists())
 
-    def test_it_refuses_a_duplicate(self):
-        self.login(self.alice)
-        r = self.client.post(self.url, {"identifier": "bob", "role": "member"})
-        self.assertContains(r, "already a member")
-
-    def test_a_member_cannot_add(self):
+    def test_a_member_cannot_invite(self):
         self.login(self.bob)
-        r = self.client.post(self.url, {"identifier": "dana", "role": "member"})
+        r = self.client.post(self.url, {"email": "dana@example.org", "role": "member"})
         self.assertEqual(r.status_code, 403)
+        self.assertFalse(Invitation.objects.exists())
 
-    def test_a_viewer_cannot_add(self):
+    def test_a_viewer_cannot_invite_and_sees_no_form(self):
         self.login(self.vic)
-        r = self.client.post(self.url, {"identifier": "dana", "role": "member"})
+        self.assertNotContains(self.client.get(self.url), "Send invitation")
+        r = self.client.post(self.url, {"email": "dana@example.org", "role": "member"})
         self.assertEqual(r.status_code, 403)
 
-    def test_a_manager_cannot_add_an_owner(self):
+    def test_a_manager_is_not_offered_the_owner_role_and_cannot_post_it(self):
         self.login(self.mia)
-        r = self.client.post(self.url, {"identifier": "dana", "role": "owner"})
-        self.assertContains(r, "Only an owner can make someone an owner.")
-        self.assertFalse(Membership.objects.filter(user=self.dana).exists())
+        self.assertNotContains(self.client.get(self.url), '<option value="owner"')
+        r = self.client.post(self.url, {"email": "dana@example.org", "role": "owner"})
+        self.assertContains(r, "Select a valid choice")
+        self.assertFalse(Invitation.objects.exists())
+
+    def test_an_owner_may_invite_an_owner(self):
+        self.login(self.alice)
+        self.assertContains(self.client.get(self.url), '<option value="owner"')
+        self.client.post(self.url, {"email": "dana@example.org", "role": "owner"})
+        self.assertEqual(Invitation.objects.get().role, "owner")
 
     def test_it_rejects_an_unknown_role(self):
         self.login(self.alice)
-        r = self.client.post(self.url, {"identifier": "dana", "role": "emperor"})
+        r = self.client.post(self.url, {"email": "dana@example.org", "role": "emperor"})
         self.assertContains(r, "Select a valid choice")
 
 
@@ -164,13 +177,32 @@ class MemberRemoveTestCase(BaseTestCase):
         self.assertEqual(event.payload, {"user": "bob", "role": "member"})
         self.assertEqual(event.target_code, str(self.member.code))
 
-    def test_it_rejects_get(self):
+    def test_get_is_the_confirmation_step_and_removes_nobody(self):
         self.login(self.alice)
-        self.assertEqual(self.client.get(self.url(self.member)).status_code, 405)
+        r = self.client.get(self.url(self.member))
+        self.assertContains(r, "Remove bob from Alpha QA?")
+        self.assertContains(r, "Spent this month: <b>0.00 USD</b>", html=False)
+        self.assertContains(r, "This cannot be undone")
+        self.assertContains(r, '<button class="btn danger" type="submit">Remove bob</button>')
+        self.assertTrue(Membership.objects.filter(pk=self.member.pk).exists())
+        self.assertFalse(AuditEvent.objects.filter(action="member.removed").exists())
+
+    def test_the_members_page_links_to_the_confirmation_not_a_one_click_form(self):
+        self.login(self.alice)
+        page = self.client.get(reverse("members", args=[self.team.code])).content.decode()
+        self.assertIn(f'href="{self.url(self.member)}"', page)
+        self.assertNotIn(f'action="{self.url(self.member)}"', page)
+
+    def test_a_manager_is_told_an_owner_cannot_be_removed_by_them(self):
+        self.login(self.mia)
+        r = self.client.get(self.url(self.owner))
+        self.assertContains(r, "Only an owner can remove an owner.")
+        self.assertNotContains(r, 'class="btn danger"')
 
     def test_it_checks_membership(self):
         self.login(self.charlie)
         self.assertEqual(self.client.post(self.url(self.member)).status_code, 404)
+        self.assertEqual(self.client.get(self.url(self.member)).status_code, 404)
 
     def test_a_member_cannot_remove(self):
         self.login(self.bob)

@@ -16,10 +16,10 @@ RESET = reverse("password_reset")
 class ResetWithoutMailTestCase(BaseTestCase):
     """No EMAIL_URL (the test settings' default): nothing is sent, and the page says so."""
 
-    def test_the_login_page_links_to_it(self):
+    def test_the_login_page_offers_no_reset_link_and_says_whom_to_ask(self):
         r = self.client.get(reverse("login"))
-        self.assertContains(r, f'href="{RESET}"')
-        self.assertContains(r, "Forgot your password?")
+        self.assertNotContains(r, f'href="{RESET}"')
+        self.assertContains(r, "This smsdesk sends no email, so ask the person who runs it")
 
     def test_it_says_reset_by_email_is_not_available_and_whom_to_ask(self):
         r = self.client.get(RESET)
@@ -45,6 +45,12 @@ class ResetWithoutMailTestCase(BaseTestCase):
 class ResetByMailTestCase(BaseTestCase):
     def request_link(self, email="alice@example.org"):
         return self.client.post(RESET, {"email": email})
+
+    def test_the_login_page_links_to_it(self):
+        r = self.client.get(reverse("login"))
+        self.assertContains(r, f'href="{RESET}"')
+        self.assertContains(r, "Forgot your password?")
+        self.assertNotContains(r, "sends no email")
 
     def test_it_serves_the_form(self):
         r = self.client.get(RESET)

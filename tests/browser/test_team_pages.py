@@ -10,7 +10,6 @@ from playwright.sync_api import expect
 
 from accounts.models import Membership
 from audit.models import AuditEvent
-from tests.base import make_user
 from tests.browser.helpers import login
 
 pytestmark = pytest.mark.browser
@@ -39,33 +38,36 @@ def test_a_wrong_password_is_refused_in_plain_words(page, team):
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
 
 
-def test_an_owner_adds_a_member_changes_the_role_and_the_audit_log_shows_both(page, team):
-    make_user("dave")
+def test_an_owner_invites_someone_changes_a_role_and_the_audit_log_shows_both(page, team, settings):
+    settings.EMAIL_ENABLED = True
     login(page, "alice", reverse("members", args=[team.code]))
     expect(page.get_by_role("heading", level=1)).to_have_text("Members")
 
-    page.get_by_label("Username or email").fill("dave")
+    page.get_by_label("Email").fill("dave@example.org")
     page.get_by_label("Role", exact=True).select_option(label="Viewer")
-    page.get_by_role("button", name="Add to team").click()
-    expect(page.locator(".messages")).to_contain_text("dave added as Viewer.")
-    role = page.get_by_label("Role of dave")
-    expect(role).to_have_value("viewer")
+    page.get_by_role("button", name="Send invitation").click()
+    expect(page.locator(".messages")).to_contain_text(
+        "Invitation sent to dave@example.org as Viewer."
+    )
+    expect(page.locator("#invitations")).to_contain_text("dave@example.org")
+    role = page.get_by_label("Role of bob")
+    expect(role).to_have_value("member")
 
     # The role select submits itself on change (data-autosubmit): no Save button.
-    role.select_option(label="Member")
-    expect(page.locator(".messages")).to_contain_text("dave is now Member.")
-    expect(page.get_by_label("Role of dave")).to_have_value("member")
-    assert Membership.objects.get(user__username="dave").role == "member"
+    role.select_option(label="Viewer")
+    expect(page.locator(".messages")).to_contain_text("bob is now Viewer.")
+    expect(page.get_by_label("Role of bob")).to_have_value("viewer")
+    assert Membership.objects.get(user__username="bob").role == "viewer"
 
     page.get_by_role("link", name="Audit log").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Audit log")
     rows = page.locator("table tbody tr")
     expect(rows.filter(has_text="member.role_changed")).to_have_count(1)
-    expect(rows.filter(has_text="member.added")).to_have_count(1)
+    expect(rows.filter(has_text="invitation.sent")).to_have_count(1)
     changed = rows.filter(has_text="member.role_changed")
     expect(changed).to_contain_text("alice")
-    expect(changed).to_contain_text("dave")
-    # Newest first: the role change sits above the addition.
+    expect(changed).to_contain_text("bob")
+    # Newest first: the role change sits above the invitation.
     actions = rows.locator("code").all_inner_texts()
-    assert actions.index("member.role_changed") < actions.index("member.added")
+    assert actions.index("member.role_changed") < actions.index("invitation.sent")
     assert AuditEvent.objects.filter(action="member.role_changed").count() == 1

@@ -58,7 +58,7 @@ FORMS = [
     Form("rental_extend", "rental", "POST", ("duration",)),
     Form("rental_details", "rental", "POST", ("label", "note")),
     Form("rental_auto_extend", "rental", "POST", ("enabled",)),
-    Form("members", "team", "POST", ("identifier", "role")),
+    Form("members", "team", "POST", ("email", "role")),
     Form("member_role", "membership", "POST", ("role",)),
     Form("member_spend_limit", "membership", "POST", ("monthly_spend_limit",)),
     Form("team_settings", "team", "POST", ("name",)),
