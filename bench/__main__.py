@@ -11,6 +11,10 @@ def main(argv: list[str]) -> int:
         from bench import catalog
 
         return catalog.main(argv[1:])
+    if argv[:1] == ["--push"]:
+        from bench import push
+
+        return push.main(argv[1:])
     from bench import sync
 
     return sync.main(argv)

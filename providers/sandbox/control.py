@@ -281,6 +281,12 @@ def account_json(account: Account, ledger: bool = False) -> dict[str, Any]:
         "open_orders": len(account.open_orders),
         "rentals": len(account.rentals),
     }
+    if account.webhook.get("url"):  # SMSCode: where events are pushed (never the secret)
+        row["webhook"] = {
+            "url": account.webhook["url"],
+            "consecutive_failures": account.webhook.get("failures", 0),
+            "disabled_at": account.webhook.get("disabled_at"),
+        }
     if ledger:
         row["ledger"] = [
             {"at": e.at, "kind": e.kind, "amount": str(e.amount), "ref": e.ref, "memo": e.memo}
