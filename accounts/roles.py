@@ -29,6 +29,9 @@ class Permission(StrEnum):
     MANAGE_TEAM = "manage_team"  # rename the team, spend limits
     VIEW_REPORTS = "view_reports"  # cost reports and exports (read-only: for oversight)
     REMOVE_PROVIDERS = "remove_providers"  # remove a provider account for good
+    # Through the REST API: every member's orders and rentals (without it, a key sees its
+    # own member's only; the portal's board shows the whole team to everyone).
+    API_ALL_ORDERS = "api_all_orders"
 
 
 _ALL = frozenset(Role)
@@ -45,6 +48,7 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.MANAGE_TEAM: _MANAGERS,
     Permission.VIEW_REPORTS: _ALL,
     Permission.REMOVE_PROVIDERS: frozenset({Role.OWNER}),
+    Permission.API_ALL_ORDERS: _MANAGERS,
 }
 
 
