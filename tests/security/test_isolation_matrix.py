@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -43,6 +44,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 from django.urls.resolvers import RoutePattern
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_encode
 from django.utils.regex_helper import normalize
@@ -62,7 +64,9 @@ ACCESS: dict[str, tuple[Permission | None, Permission | None]] = {
     "dashboard": (V, None),
     "members": (V, MM),
     "member_role": (None, MM),
-    "member_remove": (None, MM),
+    "member_remove": (MM, MM),  # GET: the confirmation step
+    "invitation_resend": (None, MM),
+    "invitation_revoke": (None, MM),
     "member_spend_limit": (None, MT),
     "team_settings": (V, MT),
     "audit_log": (V, None),
@@ -133,6 +137,7 @@ PUBLIC: dict[str, tuple[set[int], set[int]]] = {
     # SMSCode's webhook: POST only; 404 for an account with no registered webhook (team
     # B's is an SMSPool account), 401/403 for a delivery without a valid signature.
     "smscode_hook": ({405}, {404}),
+    "invitation": ({404}, {404}),  # a made-up token: "this invitation link is not valid"
 }
 LOGIN_REQUIRED = {"password_change", "password_change_done"}
 
@@ -245,6 +250,19 @@ def _webhook(world: World):
     return endpoint
 
 
+def _invitation(world: World):
+    """Team B's pending invitation (the world has none of its own)."""
+    from accounts.models import Invitation
+
+    now = timezone.now()
+    invitation, _ = Invitation.objects.get_or_create(
+        team=world.b.team,
+        email="invited@example.org",
+        defaults={"token_hash": "0" * 64, "sent_at": now, "expires_at": now + timedelta(days=7)},
+    )
+    return invitation
+
+
 FILLERS: dict[str, Callable[[World, Route], str]] = {
     "code": lambda w, r: str(w.b.team.code),
     "membership_code": lambda w, r: str(w.b.owner_membership.code),
@@ -258,6 +276,7 @@ FILLERS: dict[str, Callable[[World, Route], str]] = {
     "url": lambda w, r: "no-such-page/",  # the admin's catch-all
     "uidb64": lambda w, r: urlsafe_base64_encode(force_bytes(w.b.owner.pk)),
     "token": lambda w, r: "made-up-token",
+    "invitation_code": lambda w, r: str(_invitation(w).code),
     "endpoint_code": lambda w, r: str(_webhook(w).code),
 }
 
