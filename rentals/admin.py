@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from providers.errors import ProviderError
 from rentals import services
 from rentals.models import Rental, RentalMessage, RentalOffer
-from reports.admin_totals import charged_text, charges_breakdown, net_charged
+from reports.admin_totals import charged_text, charges_breakdown, net_charged, short_time
 
 
 class RentalMessageInline(admin.TabularInline):
@@ -25,11 +25,11 @@ class RentalAdmin(admin.ModelAdmin):
         "phone_number",
         "label",
         "state",
-        "expires_at",
+        "expires",
         "charged",
         "rented_by",
         "team",
-        "account",
+        "provider",
     ]
     list_display_links = ["phone_number"]
     list_filter = ["state", "auto_extend", "account__kind", "account", "team"]
@@ -82,10 +82,24 @@ class RentalAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(charged_total=net_charged("rental"))
 
+    def changelist_view(self, request, extra_context=None):
+        # The list gets the screen's width: the app sidebar would take a third of a
+        # laptop's (the breadcrumbs and the admin index still lead everywhere).
+        extra_context = {**(extra_context or {}), "is_nav_sidebar_enabled": False}
+        return super().changelist_view(request, extra_context)
+
     @admin.display(description="Charged", ordering="charged_total")
     def charged(self, rental) -> str:
         """The ledger's net for the rental: first charge, extensions, refunds."""
         return charged_text(rental.charged_total, rental.currency)
+
+    @admin.display(description="Provider", ordering="account__label")
+    def provider(self, obj) -> str:
+        return obj.account.label
+
+    @admin.display(description="Expires", ordering="expires_at")
+    def expires(self, rental) -> str:
+        return short_time(rental.expires_at)
 
     @admin.display(description="Charges")
     def charges(self, rental) -> str:

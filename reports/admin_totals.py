@@ -9,6 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db.models import DecimalField, OuterRef, Subquery, Sum
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from config.money import money_text
 from reports.models import LedgerEntry
@@ -42,3 +44,12 @@ def charges_breakdown(entries) -> str:
     currency = rows[0].currency
     net = sum((e.amount for e in rows), Decimal(0))
     return "; ".join([*parts, f"net {money_text(net, currency)}"])
+
+
+def short_time(moment) -> str:
+    """ "Dec 1, 03:18" in the current time zone (the year only when not this year); "—"."""
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment)
+    fmt = "M j, H:i" if local.year == timezone.localtime().year else "M j Y, H:i"
+    return date_format(local, fmt)

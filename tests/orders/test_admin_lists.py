@@ -85,7 +85,7 @@ class AdminListsTestCase(BaseTestCase):
         r = self.client.get(reverse("admin:rentals_rental_changelist"))
         self.assertEqual(
             headers(r.content.decode())[:5],
-            ["phone_number", "label", "state", "expires_at", "charged"],
+            ["phone_number", "label", "state", "expires", "charged"],
         )
         self.assertContains(r, "27.50 USD")
         self.assertNotContains(r, "20.0000")
