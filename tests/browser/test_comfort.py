@@ -66,10 +66,20 @@ def test_the_phone_menu_reaches_every_page_by_keyboard(new_context, team):
     page.wait_for_url(re.compile(r"/members/?$"))
     expect(page.get_by_role("button", name="Menu")).to_have_attribute("aria-expanded", "false")
 
-    # Wide screens show the links and no button.
-    page.set_viewport_size(DESKTOP)
-    expect(page.get_by_role("button", name="Menu")).to_be_hidden()
-    expect(page.locator("#site-menu").get_by_role("link", name="Audit log")).to_be_visible()
+    # Wider screens show every entry, none past the edge, and no button.
+    for viewport in ({"width": 800, "height": 800}, {"width": 1024, "height": 768}, DESKTOP):
+        page.set_viewport_size(viewport)
+        expect(page.get_by_role("button", name="Menu")).to_be_hidden()
+        for link in page.locator("#site-menu a").all():
+            expect(link).to_be_visible()
+            assert inside_viewport(page, link), f"{link.text_content()} off-screen at {viewport}"
+            assert page.evaluate(
+                "el => { const r = el.getBoundingClientRect();"
+                " const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);"
+                " return el.contains(hit); }",
+                link.element_handle(),
+            ), f"{link.text_content()} is covered or clipped at {viewport}"
+    shot(page, "menu-desktop")
 
 
 def background(page, selector: str) -> tuple[int, ...]:
