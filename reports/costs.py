@@ -262,7 +262,7 @@ def cost_report(team, *, since: date, until: date, originals: bool = False) -> C
 
 
 def _original_columns(currencies, originals: bool) -> list[Column]:
-    return [Column(f"Net {c}", "original", c) for c in currencies] if originals else []
+    return [Column(f"Net {c} (original)", "original", c) for c in currencies] if originals else []
 
 
 def _totals_table(totals: Spend, currencies, to, outcomes, originals) -> Table:

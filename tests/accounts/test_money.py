@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from decimal import Decimal
 
 from django.template import Context, Template
@@ -12,7 +13,7 @@ from django.urls import reverse
 
 from config.money import amount_text, money_text
 from orders.models import State
-from providers.models import ProviderAccount
+from providers.models import ExchangeRate, ProviderAccount
 from reports import ledger
 from reports.models import LedgerKind
 from tests.base import BaseTestCase
@@ -101,14 +102,17 @@ class MoneyOnPagesTestCase(BaseTestCase):
                 order=order,
                 dedupe_key=f"p{n}",
             )
+        ExchangeRate.objects.create(
+            currency="IDR", units_per_usd=16000, valid_from=date(2000, 1, 1)
+        )
         self.login(self.alice)
         url = reverse("reports", args=[self.team.code])
-        r = self.client.get(url, {"group": "member", "format": "csv"})
+        r = self.client.get(url, {"table": "member", "originals": "on", "format": "csv"})
         head, bob = list(csv.reader(io.StringIO(r.content.decode())))[:2]
         row = dict(zip(head, bob, strict=True))
-        self.assertEqual(row["spent USD"], "36.27")
-        self.assertEqual(row["spent IDR"], "8000")
-        self.assertEqual(row["spent USD-eq"], "36.77")  # 8000 IDR at 16000 per USD
-        page = self.client.get(url, {"group": "member"})
+        self.assertEqual(row["Net USD (original)"], "36.27")
+        self.assertEqual(row["Net IDR (original)"], "8000")
+        self.assertEqual(row["Net USD"], "36.77")  # 8000 IDR at 16000 per USD
+        page = self.client.get(url, {"originals": "on"})
         self.assertContains(page, "36.27")
         self.assertContains(page, "8,000")

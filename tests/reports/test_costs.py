@@ -86,10 +86,10 @@ class CostReportTestCase(BaseTestCase):
     def test_the_page_shows_originals_when_asked(self):
         self.login(self.mia)
         r = self.client.get(self.url, {**PERIOD, "originals": "on"})
-        self.assertContains(r, "Net IDR")
+        self.assertContains(r, "Net IDR (original)")
         self.assertContains(r, "29,450")
         r = self.client.get(self.url, PERIOD)
-        self.assertNotContains(r, "Net IDR")
+        self.assertNotContains(r, "Net IDR (original)")
         self.assertContains(r, "3.00 USD")
 
     def test_every_csv_matches_its_table_on_the_page(self):
@@ -126,7 +126,14 @@ class CostReportTestCase(BaseTestCase):
         rows = {row[0]: row for row in csv.reader(io.StringIO(r.content.decode()))}
         self.assertEqual(
             rows["Provider account"],
-            ["Provider account", "Charges USD", "Refunds USD", "Net USD", "Net IDR", "Net USD"],
+            [
+                "Provider account",
+                "Charges USD",
+                "Refunds USD",
+                "Net USD",
+                "Net IDR (original)",
+                "Net USD (original)",
+            ],
         )
         self.assertEqual(rows["Code"], ["Code", "1.80", "0.00", "1.80", "29450", ""])
         self.assertEqual(rows["Pool"], ["Pool", "2.00", "-0.80", "1.20", "", "1.20"])
