@@ -11,6 +11,10 @@ def main(argv: list[str]) -> int:
         from bench import catalog
 
         return catalog.main(argv[1:])
+    if argv[:1] == ["--board"]:
+        from bench import board
+
+        return board.main(argv[1:])
     if argv[:1] == ["--push"]:
         from bench import push
 

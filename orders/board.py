@@ -66,10 +66,30 @@ class Filters:
 
 
 def rows_for(team, filters: Filters):
-    """The board's orders of `team` that match `filters`, sorted (a queryset)."""
-    return apply(Order.objects.filter(team=team).for_board(), filters).order_by(
-        *SORTS[filters.sort]
-    )
+    """The board's orders of `team` that match `filters`, sorted (a queryset).
+
+    Accounts and members are prefetched, not joined: a handful of shared objects
+    instead of one copy per row (two queries, whatever the size).
+    """
+    orders = Order.objects.filter(team=team).for_board()
+    orders = orders.select_related(None).prefetch_related("account", "ordered_by")
+    return apply(orders, filters).order_by(*SORTS[filters.sort])
+
+
+def duration(seconds: float) -> str:
+    """ "19 min left" style, as smsdesk.js counts it down (never a clock time)."""
+    seconds = max(0, int(seconds))
+    d, h = seconds // 86400, seconds % 86400 // 3600
+    m, s = seconds % 3600 // 60, seconds % 60
+    if d:
+        return f"{d} day{'s' if d != 1 else ''} {h} h"
+    if h:
+        return f"{h} h {m} min"
+    if m >= 10:
+        return f"{m} min"
+    if m:
+        return f"{m} min {s} s"
+    return f"{s} s"
 
 
 def apply(orders, filters: Filters):

@@ -246,9 +246,12 @@ class BoardFilterForm(forms.Form):
     def __init__(self, *args, team, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.team, self.user = team, user
-        self.fields["provider"].choices = [("", "Any provider")] + [
-            (str(a.code), a.label) for a in team.provider_accounts.order_by("label")
-        ]
+        # The accounts are read only when a provider is asked for (the board polls
+        # every 2 s with these filters) or the form is shown.
+        self.fields["provider"].choices = lambda: (
+            [("", "Any provider")]
+            + [(str(a.code), a.label) for a in team.provider_accounts.order_by("label")]
+        )
         for name, text in BOARD_CHOICE_ERRORS.items():
             self.fields[name].error_messages["invalid_choice"] = text
 
