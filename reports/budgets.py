@@ -20,14 +20,22 @@ def reporting_currencies(team: Team) -> list[str]:
     return sorted({"USD", team.reporting_currency, *known})
 
 
+CENT = Decimal("0.01")
+
+
+def _cents(value: Decimal | None) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(CENT)
+
+
 def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else str(_cents(value))
 
 
 def team_budget_update(
     *, team: Team, actor, monthly_budget: Decimal | None, reporting_currency: str, request=None
 ) -> Team:
     """Set the team's monthly budget and reporting currency; audited when anything changed."""
+    monthly_budget = _cents(monthly_budget)
     with transaction.atomic():
         locked = Team.objects.select_for_update().get(pk=team.pk)
         before = {"monthly_budget": locked.monthly_budget, "currency": locked.reporting_currency}
@@ -61,6 +69,7 @@ def member_limits_update(
     request=None,
 ) -> Membership:
     """Set a member's daily and monthly spend limits; audited when anything changed."""
+    daily, monthly = _cents(daily), _cents(monthly)
     before = {"daily": membership.daily_spend_limit, "monthly": membership.monthly_spend_limit}
     if before == {"daily": daily, "monthly": monthly}:
         return membership
