@@ -49,7 +49,8 @@ class Forecast:
             return f"{a.label}: balance not read yet."
         if not self.week_spend or self.week_spend <= 0:
             return f"{a.label}: nothing spent in the last 7 days."
-        per_day = money_text(self.week_spend / 7, a.currency, approx=True)
+        places = Decimal(1).scaleb(-places_for(a.currency))
+        per_day = money_text((self.week_spend / 7).quantize(places), a.currency)
         if a.balance <= 0:
             return f"{a.label} is empty (spending {per_day} a day this week)."
         days = self.days_left
@@ -62,7 +63,7 @@ def forecasts(team, accounts=None) -> list[Forecast]:
     accounts = (
         list(accounts)
         if accounts is not None
-        else list(ProviderAccount.objects.filter(team=team).order_by("label"))
+        else list(ProviderAccount.objects.live().filter(team=team).order_by("label"))
     )
     spent = {
         (r["account_id"], r["currency"]): r["total"]
