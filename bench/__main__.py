@@ -1,5 +1,6 @@
 """`python -m bench [flags]` runs the sync benchmark; `python -m bench --catalog [flags]`
-the live-size catalogue benchmark. Each prepares its own throwaway database."""
+the live-size catalogue benchmark; `--scale` hundreds of accounts on one task cluster
+(PostgreSQL and Redis). Each prepares its own throwaway database."""
 
 from __future__ import annotations
 
@@ -11,6 +12,14 @@ def main(argv: list[str]) -> int:
         from bench import catalog
 
         return catalog.main(argv[1:])
+    if argv[:1] == ["--gateway"]:
+        from bench import gateway
+
+        return gateway.main(argv[1:])
+    if argv[:1] == ["--scale"]:
+        from bench import scale
+
+        return scale.main(argv[1:])
     if argv[:1] == ["--board"]:
         from bench import board
 
