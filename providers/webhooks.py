@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 import audit
+from providers import crypto
 from providers.clients.smscode import GUIDE, signature_valid
 from providers.errors import ProviderError
 from providers.models import ProviderAccount, ProviderKind
@@ -92,7 +93,7 @@ def webhook_register(*, account: ProviderAccount, now: datetime | None = None) -
     client = account.client(max_attempts=2, max_wait=2.0)
     current = client.get_webhook()
     url = hook_url(account)
-    secret = account.webhook_secret or secrets.token_hex(32)
+    secret = stored_secret(account) or secrets.token_hex(32)
     same = current.url == url and hmac.compare_digest(current.secret, secret)
     if same and current.delivering:
         _store(account, webhook_checked_at=now, webhook_url=url)
@@ -162,9 +163,19 @@ def on_catalog_synced(sender, account: ProviderAccount, **kwargs) -> None:
 # --- deliveries ---------------------------------------------------------------------------
 
 
+def stored_secret(account: ProviderAccount) -> str:
+    """The account's webhook secret; "" when none is stored or it was encrypted with a
+    key no longer configured (then the next check registers a new one)."""
+    try:
+        return account.webhook_secret
+    except crypto.DecryptionError:
+        log.warning("The webhook secret of %s cannot be decrypted.", account.label)
+        return ""
+
+
 def verify(account: ProviderAccount, body: bytes, signature: str | None) -> bool:
     """Whether `signature` (X-Webhook-Signature) signs `body` with the account's secret."""
-    return signature_valid(account.webhook_secret, body, signature)
+    return signature_valid(stored_secret(account), body, signature)
 
 
 def record_push(account: ProviderAccount, sent_at: datetime | None, now=None) -> bool:

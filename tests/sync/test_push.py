@@ -416,3 +416,32 @@ class RegistrationTestCase(SandboxTestCase):
         self.client.force_login(self.mia)
         page = self.client.get(reverse("provider_edit", args=[account.code]))
         self.assertNotIn(secret[:8], page.content.decode())
+
+
+class SecretRotationTestCase(PushTestCase):
+    def test_rotate_secrets_re_encrypts_the_webhook_secret(self):
+        from io import StringIO
+
+        from cryptography.fernet import Fernet
+        from django.conf import settings
+        from django.core.management import call_command
+
+        secret = self.smscode.webhook_secret
+        new = Fernet.generate_key().decode()
+        with override_settings(FIELD_ENCRYPTION_KEYS=[new, *settings.FIELD_ENCRYPTION_KEYS]):
+            call_command("rotate_secrets", stdout=StringIO())
+        with override_settings(FIELD_ENCRYPTION_KEYS=[new]):  # the old key is gone
+            self.smscode.refresh_from_db()
+            self.assertEqual(self.smscode.webhook_secret, secret)
+            self.deliver(self.order)
+            self.assertEqual(self.post(self.event("order.otp_received")).status_code, 200)
+
+    def test_a_secret_under_a_lost_key_refuses_deliveries_with_a_4xx(self):
+        from cryptography.fernet import Fernet
+
+        self.deliver(self.order)
+        body = self.event("order.otp_received")
+        signature = webhook_signature(self.smscode.webhook_secret, body)
+        with override_settings(FIELD_ENCRYPTION_KEYS=[Fernet.generate_key().decode()]):
+            self.assertEqual(self.post(body, signature=signature).status_code, 403)
+        self.assertEqual(self.messages(), 0)

@@ -9,21 +9,22 @@ from providers.models import ProviderAccount
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every stored provider API key with the newest key in "
-        "FIELD_ENCRYPTION_KEYS. Run after adding a new key in front; then the "
+        "Re-encrypt every stored provider API key (and webhook secret) with the newest "
+        "key in FIELD_ENCRYPTION_KEYS. Run after adding a new key in front; then the "
         "old keys can be removed."
     )
 
     def handle(self, *args, **options):
         rotated = 0
+        fields = ("api_key_encrypted", "webhook_secret_encrypted")
         with transaction.atomic():
-            for account in ProviderAccount.objects.select_for_update().only(
-                "pk", "api_key_encrypted"
-            ):
-                new_token = crypto.rotate(account.api_key_encrypted)
-                if new_token != account.api_key_encrypted:
-                    ProviderAccount.objects.filter(pk=account.pk).update(
-                        api_key_encrypted=new_token
-                    )
-                    rotated += 1
+            for account in ProviderAccount.objects.select_for_update().only("pk", *fields):
+                changed = {}
+                for field in fields:
+                    token = getattr(account, field)
+                    if token and (new_token := crypto.rotate(token)) != token:
+                        changed[field] = new_token
+                if changed:
+                    ProviderAccount.objects.filter(pk=account.pk).update(**changed)
+                    rotated += len(changed)
         self.stdout.write(self.style.SUCCESS(f"Re-encrypted {rotated} secret(s)."))
