@@ -137,13 +137,27 @@ def _dashboard_extras(team, membership) -> dict:
     from rentals.reminders import expiring_soon
 
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    shown = list(_dashboard_accounts(team, membership, ProviderAccount))
     return {
-        "provider_accounts": ProviderAccount.objects.filter(team=team).order_by("label"),
+        "provider_accounts": shown,
+        "accounts_hidden": ProviderAccount.objects.live().filter(team=team).count() - len(shown),
         "active_orders": Order.objects.filter(team=team).active().count(),
         "codes_today": Order.objects.filter(team=team, code_received_at__gte=today).count(),
         "active_rentals": Rental.objects.filter(team=team, state=RentalState.ACTIVE).count(),
         "expiring_rentals": expiring_soon(team)[:5],
     }
+
+
+def _dashboard_accounts(team, membership, model):
+    """Managers and owners see every account not removed, a failing one with its reason;
+    the others only the accounts they can order through now (a failing or disabled one
+    is not theirs to fix, and would clutter every member's dashboard)."""
+    from providers.models import Health
+
+    accounts = model.objects.live().filter(team=team).order_by("label")
+    if membership.can(Permission.MANAGE_PROVIDERS):
+        return accounts
+    return accounts.usable().exclude(health=Health.FAILING)
 
 
 @login_required

@@ -64,7 +64,12 @@ def provider_account_create(
 def provider_account_update(
     *, account: ProviderAccount, actor, api_key: str = "", request=None, **fields
 ) -> ProviderAccount:
-    """Apply `fields` (and a new key when given); audit what changed, never the key."""
+    """Apply `fields` (and a new key when given); audit what changed, never the key.
+
+    A removed account is never enabled again (the portal shows it no more; the admin may
+    still correct its fields)."""
+    if account.removed_at is not None:
+        fields["enabled"] = False
     before = {name: getattr(account, name) for name in AUDITED_FIELDS}
     for name, value in fields.items():
         setattr(account, name, value)
@@ -98,6 +103,86 @@ def provider_account_update(
 
 def provider_account_set_enabled(*, account: ProviderAccount, enabled: bool, actor, request=None):
     return provider_account_update(account=account, actor=actor, request=request, enabled=enabled)
+
+
+# Orders whose upstream number is still open, or whose purchase is being checked
+# (orders.models ACTIVE_STATES and PENDING_STATES; providers sits below orders): once
+# the account is removed, nothing would follow them, book their refunds or close them.
+OPEN_ORDER_STATES = ("waiting", "received", "resend_requested", "placing", "unconfirmed")
+
+
+class RemovalRefused(Exception):
+    """A provider account that cannot be removed now; the message is for people."""
+
+
+@dataclass(frozen=True)
+class RemovalImpact:
+    """What removing an account leaves behind: numbers still open there (removal waits
+    for them) and rentals still running (no longer followed once removed)."""
+
+    open_orders: int
+    active_rentals: int
+    orders: int
+    charged: list  # [(currency, total charged)] over the account's ledger
+
+
+def provider_account_removal_impact(account: ProviderAccount) -> RemovalImpact:
+    from django.db.models import Sum
+
+    totals = (
+        account.ledger.filter(amount__gt=0)
+        .values("currency")
+        .annotate(total=Sum("amount"))
+        .order_by("currency")
+    )
+    return RemovalImpact(
+        open_orders=account.orders.filter(state__in=OPEN_ORDER_STATES).count(),
+        active_rentals=account.rentals.filter(state="active").count(),
+        orders=account.orders.count(),
+        charged=[(row["currency"], row["total"]) for row in totals],
+    )
+
+
+def provider_account_remove(*, account: ProviderAccount, actor, request=None) -> ProviderAccount:
+    """Remove the account for good: it leaves ordering, offers, dashboards and the sync
+    engine; its orders, rentals, ledger and audit stay. Refused while numbers still wait
+    for a code there (they would never get one, nor their refunds)."""
+    with transaction.atomic():
+        account = ProviderAccount.objects.select_for_update().get(pk=account.pk)
+        if account.removed_at is not None:
+            raise RemovalRefused(f"{account.label} was removed already.")
+        impact = provider_account_removal_impact(account)
+        if impact.open_orders:
+            raise RemovalRefused(
+                f"{impact.open_orders} number{'s are' if impact.open_orders != 1 else ' is'} "
+                f"still open at {account.label}. Mark them done, cancel them or let them "
+                "expire (the board shows them), then remove the account."
+            )
+        now = timezone.now()
+        label = account.label
+        # The label is free again for a new account; history shows the removed one's.
+        suffix = f" (removed {now:%Y-%m-%d %H:%M:%S})"
+        account.label = label[: 100 - len(suffix)] + suffix
+        account.removed_at, account.removed_by = now, actor
+        account.enabled = False
+        account.sync_due_at = None
+        account.save(
+            update_fields=["label", "removed_at", "removed_by", "enabled", "sync_due_at", "updated"]
+        )
+        audit.record(
+            team=account.team,
+            actor=actor,
+            action="provider.removed",
+            target=account,
+            payload={
+                "label": label,
+                "kind": account.kind,
+                "active_rentals": impact.active_rentals,
+                "orders": impact.orders,
+            },
+            request=request,
+        )
+    return account
 
 
 @dataclass

@@ -8,4 +8,5 @@ urlpatterns = [
     path("providers/<uuid:account_code>/test/", views.provider_test, name="provider_test"),
     path("providers/<uuid:account_code>/sync/", views.provider_sync, name="provider_sync"),
     path("providers/<uuid:account_code>/toggle/", views.provider_toggle, name="provider_toggle"),
+    path("providers/<uuid:account_code>/remove/", views.provider_remove, name="provider_remove"),
 ]

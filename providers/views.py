@@ -28,16 +28,20 @@ FORM_FIELDS = (
 def provider_accounts_context(request, membership) -> dict:
     """The provider section of the team settings page."""
     accounts = (
-        ProviderAccount.objects.filter(team=membership.team)
+        ProviderAccount.objects.live()
+        .filter(team=membership.team)
         .annotate(
             country_count=_catalog_rows(CatalogCountry),
             service_count=_catalog_rows(CatalogService),
         )
         .order_by("label")
     )
+    removed = ProviderAccount.objects.filter(team=membership.team, removed_at__isnull=False)
     return {
         "provider_accounts": accounts,
+        "removed_accounts": removed.select_related("removed_by").order_by("-removed_at"),
         "can_manage_providers": membership.can(Permission.MANAGE_PROVIDERS),
+        "can_remove_providers": membership.can(Permission.REMOVE_PROVIDERS),
     }
 
 
@@ -81,7 +85,7 @@ def provider_add(request, code):
 @require_http_methods(["GET", "POST"])
 def provider_edit(request, account_code):
     account, membership = get_object_for_user(
-        request, ProviderAccount.objects, account_code, Permission.MANAGE_PROVIDERS
+        request, ProviderAccount.objects.live(), account_code, Permission.MANAGE_PROVIDERS
     )
     # The form works on its own copy so the service can compare before/after.
     copy = ProviderAccount.objects.get(pk=account.pk)
@@ -116,7 +120,7 @@ def _report_message(request, account, report) -> None:
 @require_POST
 def provider_test(request, account_code):
     account, _ = get_object_for_user(
-        request, ProviderAccount.objects, account_code, Permission.MANAGE_PROVIDERS
+        request, ProviderAccount.objects.live(), account_code, Permission.MANAGE_PROVIDERS
     )
     report = services.provider_account_test(account=account, actor=request.user, request=request)
     _report_message(request, account, report)
@@ -127,7 +131,7 @@ def provider_test(request, account_code):
 @require_POST
 def provider_sync(request, account_code):
     account, _ = get_object_for_user(
-        request, ProviderAccount.objects, account_code, Permission.MANAGE_PROVIDERS
+        request, ProviderAccount.objects.live(), account_code, Permission.MANAGE_PROVIDERS
     )
     async_task("providers.tasks.sync_catalog", account.pk, group="catalog")
     messages.info(request, f"Catalog sync of {account.label} started; prices refresh shortly.")
@@ -138,7 +142,7 @@ def provider_sync(request, account_code):
 @require_POST
 def provider_toggle(request, account_code):
     account, _ = get_object_for_user(
-        request, ProviderAccount.objects, account_code, Permission.MANAGE_PROVIDERS
+        request, ProviderAccount.objects.live(), account_code, Permission.MANAGE_PROVIDERS
     )
     services.provider_account_set_enabled(
         account=account, enabled=not account.enabled, actor=request.user, request=request
@@ -146,3 +150,30 @@ def provider_toggle(request, account_code):
     state = "enabled" if account.enabled else "disabled"
     messages.success(request, f"{account.label} {state}.")
     return _settings(account)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def provider_remove(request, account_code):
+    """GET: what removing the account means, with what it was charged (the confirmation
+    step); POST: remove it (owners only)."""
+    account, membership = get_object_for_user(
+        request, ProviderAccount.objects.live(), account_code, Permission.REMOVE_PROVIDERS
+    )
+    if request.method == "POST":
+        try:
+            services.provider_account_remove(account=account, actor=request.user, request=request)
+        except services.RemovalRefused as exc:
+            messages.error(request, str(exc))
+            return redirect("provider_remove", account_code=account.code)
+        messages.success(
+            request,
+            f"{account.label} removed. Its orders, rentals, charges and audit log stay.",
+        )
+        return _settings(account)
+    ctx = {
+        "team": membership.team,
+        "account": account,
+        "impact": services.provider_account_removal_impact(account),
+    }
+    return render(request, "providers/account_remove.html", ctx)

@@ -75,6 +75,7 @@ ACCESS: dict[str, tuple[Permission | None, Permission | None]] = {
     "provider_test": (None, MP),
     "provider_sync": (None, MP),
     "provider_toggle": (None, MP),
+    "provider_remove": (Permission.REMOVE_PROVIDERS, Permission.REMOVE_PROVIDERS),  # owners
     "board": (V, None),
     "board_fragment": (V, None),
     "board_bulk": (None, ORD),
