@@ -90,10 +90,22 @@ def webhook_register(*, account: ProviderAccount, now: datetime | None = None) -
     if not push_enabled() or not can_push(account):
         return "off"
     now = now or timezone.now()
+    stored = account.webhook_secret_encrypted
+    secret = stored_secret(account) or secrets.token_hex(32)
+    # Set before the client is made, so its transport scrubs the secret from any error
+    # (SMSCode returns it in clear text); stored only once SMSCode has it.
+    account.set_webhook_secret(secret)
+    try:
+        return _register(account, secret, now)
+    except BaseException:
+        account.webhook_secret_encrypted = stored
+        raise
+
+
+def _register(account: ProviderAccount, secret: str, now: datetime) -> str:
     client = account.client(max_attempts=2, max_wait=2.0)
     current = client.get_webhook()
     url = hook_url(account)
-    secret = stored_secret(account) or secrets.token_hex(32)
     same = current.url == url and hmac.compare_digest(current.secret, secret)
     if same and current.delivering:
         _store(account, webhook_checked_at=now, webhook_url=url)
@@ -112,7 +124,6 @@ def webhook_register(*, account: ProviderAccount, now: datetime | None = None) -
         )
         _store(account, **fields)
     registered = client.set_webhook(url=url, secret=secret)
-    account.set_webhook_secret(secret)
     _store(
         account,
         webhook_url=registered.url or url,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -445,3 +446,40 @@ class SecretRotationTestCase(PushTestCase):
         with override_settings(FIELD_ENCRYPTION_KEYS=[Fernet.generate_key().decode()]):
             self.assertEqual(self.post(body, signature=signature).status_code, 403)
         self.assertEqual(self.messages(), 0)
+
+
+@pytest.mark.django_db
+def test_no_part_of_the_webhook_secret_leaves_smsdesk(no_key_leaves, sandbox, client, settings):
+    """Registration, a refused PATCH, good and forged deliveries and a sync cycle: no
+    page, log line or audit payload carries 6 characters of the secret."""
+    from accounts.models import Team
+    from tests.conftest import sandbox_account
+
+    settings.PUBLIC_BASE_URL = PUBLIC
+    account = sandbox_account(Team.objects.create(name="Leak"), sandbox, "smscode")
+    account.refresh_from_db()
+    secret = account.webhook_secret
+    no_key_leaves.keys.add(secret)
+    # SMSCode refuses a re-registration with an error that echoes the body.
+    sandbox.state.account("smscode", account.api_key).webhook.clear()
+    protocol = next(a for a in sandbox.apps if a.name == "smscode")
+    routes = protocol.router.routes
+    index = next(i for i, route in enumerate(routes) if route[3] == "PATCH /webhook")
+
+    def echoing(request, upstream):
+        from providers.sandbox.protocols.smscode import err
+
+        return err(422, "VALIDATION_ERROR", f"Bad webhook: {request.body.decode()}")
+
+    routes[index] = (*routes[index][:2], echoing, routes[index][3])
+    later = timezone.now() + webhooks.CHECK_EVERY + timedelta(seconds=1)
+    assert webhooks.check_if_due(account, later) == "failed"
+    account.refresh_from_db()
+    assert account.webhook_secret == secret  # unchanged: SMSCode did not take a new one
+    body = json.dumps({"event": "webhook.test", "timestamp": iso(timezone.now())}).encode()
+    url = reverse("smscode_hook", args=[account.code])
+    for signature in (webhook_signature(secret, body), webhook_signature(secret[::-1], body)):
+        client.generic(
+            "POST", url, body, content_type="application/json", HTTP_X_WEBHOOK_SIGNATURE=signature
+        )
+    engine.run_cycle(account)
