@@ -5,12 +5,15 @@ from providers import services
 from providers.errors import ProviderError
 from providers.hosts import base_url_problem
 from providers.models import (
+    BalanceReading,
     CatalogCountry,
     CatalogPool,
     CatalogPrice,
     CatalogService,
     Country,
+    ExchangeRate,
     ProviderAccount,
+    RateSource,
     Service,
 )
 
@@ -210,4 +213,62 @@ class CatalogPriceAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ExchangeRateForm(forms.ModelForm):
+    class Meta:
+        model = ExchangeRate
+        fields = ["currency", "units_per_usd", "valid_from"]
+
+    def clean_currency(self):
+        currency = self.cleaned_data["currency"].strip().upper()
+        if len(currency) != 3 or not currency.isalpha() or currency == "USD":
+            raise forms.ValidationError(
+                "Use the three-letter code of a currency other than USD, such as IDR."
+            )
+        return currency
+
+    def clean_units_per_usd(self):
+        value = self.cleaned_data["units_per_usd"]
+        if value is None or value <= 0:
+            raise forms.ValidationError("A rate is more than zero units per US dollar.")
+        return value
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    """Rates per day (issue 15): read from providers that publish one, or entered here.
+    A rate saved here is marked as entered by staff, and no provider's overwrites it."""
+
+    list_display = ["currency", "units_per_usd", "valid_from", "source", "source_detail", "updated"]
+    list_filter = ["currency", "source"]
+    date_hierarchy = "valid_from"
+    form = ExchangeRateForm
+    fields = ["currency", "units_per_usd", "valid_from", "source", "source_detail", "updated"]
+    readonly_fields = ["source", "source_detail", "updated"]
+
+    def save_model(self, request, obj, form, change):
+        obj.source = RateSource.STAFF
+        obj.source_detail = f"entered by {request.user.get_username()}"
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(BalanceReading)
+class BalanceReadingAdmin(admin.ModelAdmin):
+    """Balances as read from the providers: what reconciliation compares the ledger with."""
+
+    list_display = ["read_at", "account", "amount", "currency"]
+    list_filter = ["currency"]
+    date_hierarchy = "read_at"
+    raw_id_fields = ["account"]
+    list_select_related = ["account"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
