@@ -202,6 +202,7 @@ def board_fragment(request, code):
         "gone": gone,
         "version": current,
         "total": live.rows_for(team, filters).count(),
+        "filters": filters,
         "can_order": membership.can(Permission.ORDER),
     }
     return render(request, "orders/board.html#changes", ctx)

@@ -351,6 +351,7 @@
       row.querySelectorAll("[data-bulk-select]").forEach(keep);
     });
     el.setAttribute("data-version", changes.getAttribute("data-version"));
+    set(el, "[data-board-total]", changes.getAttribute("data-total-text"));
     refresh(el, changes.getAttribute("data-total"));
   }
 
@@ -379,7 +380,6 @@
     var shown = tbody ? tbody.children.length : 0;
     if (total !== null) {
       var hidden = Math.max(0, parseInt(total, 10) - shown);
-      set(el, "[data-board-total]", total);
       set(el, "[data-board-shown]", shown);
       set(el, "[data-board-hidden]", hidden);
       var note = el.querySelector("[data-board-hidden-note]");
