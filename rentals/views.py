@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,7 +27,7 @@ from rentals.forms import (
     RentForm,
     canonical,
 )
-from rentals.models import Rental, RentalState
+from rentals.models import Rental, RentalState, Unit
 from rentals.reminders import expiring_soon
 
 
@@ -223,9 +226,49 @@ def _act(request, rental_code, action, success: str):
     return redirect("rental_detail", rental_code=rental.code)
 
 
+def _confirm_context(request, rental_code):
+    """The rental (for a member who may act on it) and what its detail page knows."""
+    rental, membership = get_object_for_user(
+        request, Rental.objects.select_related("account", "offer"), rental_code, Permission.ORDER
+    )
+    return rental, _detail_context(request, rental, membership)
+
+
+def _length(duration: int, unit: str) -> timedelta:
+    """How long `duration` units of the rental last (the provider's answer decides)."""
+    return timedelta(hours=duration) if unit == Unit.HOUR else timedelta(days=duration)
+
+
+def _charged(rental) -> Decimal:
+    """Everything charged for the rental so far (the rent and its extensions)."""
+    return rental.ledger.filter(amount__gt=0).aggregate(total=Sum("amount"))["total"] or Decimal(0)
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def rental_extend(request, rental_code):
+    """GET (the detail page's form): the confirmation step, with the price and the new
+    expiry; POST: extend."""
+    if request.method == "GET":
+        rental, ctx = _confirm_context(request, rental_code)
+        form = ExtendForm(request.GET)
+        duration = form.cleaned_data["duration"] if form.is_valid() else None
+        price = dict(ctx["extend_options"]).get(duration)
+        if not rental.is_active or price is None:
+            messages.error(
+                request,
+                f"The rental is {rental.get_state_display().lower()}: it cannot be extended."
+                if not rental.is_active
+                else "Choose one of the lengths offered for this rental.",
+            )
+            return redirect("rental_detail", rental_code=rental.code)
+        ctx.update(
+            action="extend",
+            duration=duration,
+            price=price,
+            new_expiry=(rental.expires_at or timezone.now()) + _length(duration, rental.unit),
+        )
+        return render(request, "rentals/confirm_action.html", ctx)
     form = ExtendForm(request.POST)
     duration = form.cleaned_data["duration"] if form.is_valid() else 0
 
@@ -240,8 +283,16 @@ def rental_extend(request, rental_code):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def rental_refund(request, rental_code):
+    """GET: the confirmation step, with the amount; POST: refund."""
+    if request.method == "GET":
+        rental, ctx = _confirm_context(request, rental_code)
+        if not ctx["refund_allowed"]:
+            messages.error(request, ctx["refund_reason"])
+            return redirect("rental_detail", rental_code=rental.code)
+        ctx.update(action="refund", amount=_charged(rental))
+        return render(request, "rentals/confirm_action.html", ctx)
     return _act(
         request,
         rental_code,

@@ -58,7 +58,9 @@ def test_rented_for_follows_the_extensions(page, team, sandbox):
     rented_for = page.locator(".card .stack div", has_text="Rented")
     expect(rented_for).to_contain_text(f"Rented for {length} day")
     page.get_by_label("By").select_option(str(extension))
-    page.get_by_role("button", name="Extend", exact=True).click()
+    page.get_by_role("button", name="Extend…", exact=True).click()
+    # The confirmation step names the price (issue 12, people).
+    page.get_by_role("button", name=re.compile(r"^Extend for ")).click()
     expect(page.locator(".messages")).to_contain_text("Rental extended.")
     total = length + extension
     expect(rented_for).to_contain_text(f"Rented for {total} days")

@@ -93,19 +93,19 @@ ACCESS: dict[str, tuple[Permission | None, Permission | None]] = {
     "rental_new": (V, ORD),
     "rental_detail": (V, None),
     "rental_inbox": (V, None),
-    "rental_extend": (None, ORD),
-    "rental_refund": (None, ORD),
+    "rental_extend": (ORD, ORD),  # GET: the confirmation step, with the price
+    "rental_refund": (ORD, ORD),  # GET: the confirmation step, with the amount
     "rental_wake": (None, ORD),
     "rental_auto_extend": (None, ORD),
     "rental_details": (None, ORD),
     "rental_refresh": (None, ORD),
     "reports": (Permission.VIEW_REPORTS, None),
-    "api_keys": (V, V),  # anyone may hold read-only keys; the POST without a name: 400
     "budgets": (Permission.VIEW_REPORTS, MT),
     "member_limits": (None, MT),
     "balances": (Permission.VIEW_REPORTS, None),
     "balance_threshold": (None, MP),
     "reconciliation": (Permission.VIEW_REPORTS, None),
+    "api_keys": (V, V),  # anyone may hold read-only keys; the POST without a name: 400
     "webhooks": (MT, MT),
     "webhook_detail": (MT, MT),
     "webhook_test": (None, MT),
