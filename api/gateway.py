@@ -28,7 +28,14 @@ from django.utils import timezone
 from api import numbering
 from api.keys import may
 from api.models import ApiKey, ApiOrder, Scope
-from api.placement import Refusal, choices_for, find_activation, link_order, place
+from api.placement import (
+    Refusal,
+    activation_state,
+    choices_for,
+    find_activation,
+    link_order,
+    place,
+)
 from orders import services
 from orders.errors import CancelLocked, OrderActionError
 from orders.models import ACTIVE_STATES, Order, State
@@ -368,21 +375,21 @@ def _plain_time(when) -> str:
 # --- following an activation (from smsdesk's own state) ---------------------------------------
 
 
-def _status_token(order: Order) -> str:
-    if order.state in CLOSED:
+def _status_token(state: str, last_code: str) -> str:
+    if state in CLOSED:
         return "STATUS_CANCEL"
-    if order.state == State.RESEND_REQUESTED:
-        return f"STATUS_WAIT_RETRY:{order.last_code}" if order.last_code else "STATUS_WAIT_RESEND"
-    if order.last_code and order.state in (State.RECEIVED, State.COMPLETED):
-        return f"STATUS_OK:{order.last_code}"
-    if order.state == State.COMPLETED:
+    if state == State.RESEND_REQUESTED:
+        return f"STATUS_WAIT_RETRY:{last_code}" if last_code else "STATUS_WAIT_RESEND"
+    if last_code and state in (State.RECEIVED, State.COMPLETED):
+        return f"STATUS_OK:{last_code}"
+    if state == State.COMPLETED:
         return "STATUS_CANCEL"  # finished without a code: nothing more will come
     return "STATUS_WAIT_CODE"
 
 
 def get_status(key: ApiKey, params, request) -> Answer:
-    link = find_activation(key, params.get("id"))
-    return token(_status_token(link.order)) if link else token("NO_ACTIVATION")
+    found = activation_state(key, params.get("id"))
+    return token(_status_token(*found)) if found else token("NO_ACTIVATION")
 
 
 def _last_message(order: Order):

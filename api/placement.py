@@ -59,11 +59,22 @@ def find_activation(key: ApiKey, raw_id) -> ApiOrder | None:
     text = str(raw_id or "").strip()
     if not text.isascii() or not text.isdigit() or len(text) > 18:
         return None
-    return (
-        ApiOrder.objects.select_related("order__account")
-        .filter(activation_id=int(text), team_id=key.team_id, user_id=key.user_id)
-        .first()
+    rows = ApiOrder.objects.select_related("order__account").filter(
+        activation_id=int(text), team_id=key.team_id, user_id=key.user_id
     )
+    return next(iter(rows.order_by()[:1]), None)
+
+
+def activation_state(key: ApiKey, raw_id) -> tuple[str, str] | None:
+    """(state, last code) of the key's member's activation `raw_id`, or None: the one
+    small query a status poll costs."""
+    text = str(raw_id or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        return None
+    rows = ApiOrder.objects.filter(
+        activation_id=int(text), team_id=key.team_id, user_id=key.user_id
+    ).values_list("order__state", "order__last_code")
+    return next(iter(rows.order_by()[:1]), None)
 
 
 @dataclass

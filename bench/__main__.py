@@ -16,6 +16,10 @@ def main(argv: list[str]) -> int:
         from bench import gateway
 
         return gateway.main(argv[1:])
+    if argv[:1] == ["--gateway"]:
+        from bench import gateway
+
+        return gateway.main(argv[1:])
     if argv[:1] == ["--scale"]:
         from bench import scale
 

@@ -1,0 +1,432 @@
+"""The gateway benchmark: SMS-Activate tools polling getStatus through smsdesk
+(issue 14, item 3; docs/BENCHMARKS.md, "The SMS-Activate gateway").
+
+    python -m bench --gateway                      # 200 clients, 30 s windows
+    python -m bench --gateway --clients 50 --seconds 10
+    python -m bench --gateway --help
+
+One run, on a throwaway SQLite database under var/bench/ (never db.sqlite3),
+the embedded setup (database cache and rate budget, no Redis), its own sandbox
+provider and its own web server (gunicorn with config/gunicorn.conf.py, as
+deployed), on free loopback ports:
+
+1. setup: a team with one member and one SMS-Activate account at the sandbox;
+   `--keys` personal API keys; one activation per client bought through the
+   gateway itself (getNumber over HTTP);
+2. the sync engine (the real dispatcher and cycles, as in bench/sync.py)
+   follows those orders throughout;
+3. window "no clients": `--seconds` of the engine alone, counting the
+   sandbox's requests;
+4. window "clients": the same length with `--clients` clients, each on its own
+   keep-alive connection, each polling getStatus for its activation once a
+   second (clients share keys evenly, within the per-key rate limit); every
+   call's latency is measured at the client, and the sandbox's requests are
+   counted again.
+
+getStatus answers from smsdesk's database, so the upstream count of window 4
+must equal that of window 3 (the engine's own polling), give or take the
+engine's timing; the per-action split shows no getStatus reached the sandbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import sync as base
+
+BASE_DIR = base.BASE_DIR
+TARGET_P95_MS = 20.0
+
+
+@dataclass
+class Options:
+    clients: int = 200
+    keys: int = 40
+    seconds: float = 30.0
+    interval: float = 1.0  # each client's seconds between two getStatus calls
+    warm_up: float = 5.0
+    web_workers: int = 2
+    web_threads: int = 8
+    sandbox: str = "subprocess"  # or "inprocess" (the smoke test)
+    server: str = "gunicorn"  # or "thread" (the smoke test: Django's test server)
+    seed: int = 14
+    output: str = "var/bench-gateway.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = Options()
+    parser.add_argument("--clients", type=int, default=defaults.clients)
+    parser.add_argument("--keys", type=int, default=defaults.keys, help="API keys they share")
+    parser.add_argument("--seconds", type=float, default=defaults.seconds, help="each window")
+    parser.add_argument("--interval", type=float, default=defaults.interval)
+    parser.add_argument("--web-workers", type=int, default=defaults.web_workers)
+    parser.add_argument("--web-threads", type=int, default=defaults.web_threads)
+    parser.add_argument("--output", default=defaults.output)
+    parser.add_argument("--keep-db", action="store_true")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench --gateway",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    values = {k: v for k, v in vars(args).items() if k != "keep_db"}
+    options = Options(**values)
+    db_dir = BASE_DIR / "var" / "bench"
+    db_dir.mkdir(parents=True, exist_ok=True)
+    db_path = db_dir / f"bench-gateway-{os.getpid()}.sqlite3"
+    base._remove_db(db_path)
+    os.environ.update(base.bench_environment(db_path))
+    os.chdir(BASE_DIR)
+    import warnings
+
+    import django
+
+    warnings.filterwarnings("ignore", "No directory at", UserWarning)
+    django.setup()
+    from django.core.management import call_command
+
+    base._say(f"preparing {db_path.relative_to(BASE_DIR)}")
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("createcachetable", verbosity=0)
+    command = " ".join(["python -m bench --gateway", *(argv or [])]).strip()
+    try:
+        results = run(options, command=command)
+    finally:
+        if not args.keep_db:
+            base._remove_db(db_path)
+    output = BASE_DIR / options.output
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2, default=str))
+    print(format_table(results))
+    print(f"\nResults written to {output}")
+    return 0
+
+
+# --- the web server ---------------------------------------------------------------------------
+
+
+class WebServer:
+    """smsdesk served over HTTP: gunicorn as deployed, or Django's test server thread."""
+
+    def __init__(self, options: Options):
+        self.options = options
+        self.process: subprocess.Popen | None = None
+        self.thread_server = None
+        self.url = ""
+
+    def __enter__(self) -> WebServer:
+        if self.options.server == "thread":
+            from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler
+
+            server = LiveServerThread("127.0.0.1", lambda *a: None, port=0)
+            server.server_class.request_handler = QuietWSGIRequestHandler
+            server.daemon = True
+            server.start()
+            server.is_ready.wait()
+            if server.error:
+                raise server.error
+            self.thread_server = server
+            self.url = f"http://127.0.0.1:{server.port}"
+            return self
+        port = base._free_port()
+        env = {
+            **os.environ,
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "WEB_CONCURRENCY": str(self.options.web_workers),
+            "GUNICORN_THREADS": str(self.options.web_threads),
+        }
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        self.process = subprocess.Popen(  # noqa: S603 - the venv's gunicorn, our config
+            [gunicorn, "-c", "config/gunicorn.conf.py", "--access-logfile", "/dev/null"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        self._wait()
+        return self
+
+    def _wait(self) -> None:
+        import requests
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                error = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"gunicorn did not start: {error.strip()[-2000:]}")
+            try:
+                requests.get(f"{self.url}/api/handler_api.php", timeout=2)
+                return
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not answer within 60 s.")
+
+    def __exit__(self, *exc) -> None:
+        if self.thread_server is not None:
+            self.thread_server.terminate()
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+# --- setup ---------------------------------------------------------------------------------------
+
+
+def setup(options: Options, sandbox: base.Sandbox, url: str) -> tuple[base.Group, list]:
+    """The team, its SMS-Activate account, the keys and one activation per client."""
+    import requests
+
+    from api.models import Scope
+    from api.services import api_key_create
+
+    membership = base.make_member("Bench gateway")
+    group = base.Group(name="gateway", team=membership.team)
+    account = base._account(group, "smsactivate", sandbox)
+    group.accounts["smsactivate"] = account
+    raws = [
+        api_key_create(
+            membership=membership, name=f"tool {n}", scope=Scope.ORDER, actor=membership.user
+        )[1]
+        for n in range(max(1, options.keys))
+    ]
+    clients, session = [], requests.Session()
+    prices = json.loads(_get(session, url, {"api_key": raws[0], "action": "getPrices"}))
+    pairs = [
+        (code, cid)
+        for cid, offers in sorted(prices.items())
+        for code, offer in sorted(offers.items())
+        if offer["count"] > 50
+    ][:10]
+    for n in range(options.clients):
+        raw = raws[n % len(raws)]
+        service, country = pairs[n % len(pairs)]
+        params = {"api_key": raw, "action": "getNumber", "service": service, "country": country}
+        answer = _get(session, url, params)
+        if not answer.startswith("ACCESS_NUMBER:"):
+            raise RuntimeError(f"getNumber answered {answer!r} for client {n}.")
+        clients.append((raw, answer.split(":")[1]))
+    account.rate_limit_requests = None  # back to the provider's published limit
+    account.save(update_fields=["rate_limit_requests"])
+    return group, clients
+
+
+def _get(session, url: str, params: dict) -> str:
+    for _attempt in range(20):
+        response = session.get(f"{url}/api/handler_api.php", params=params, timeout=30)
+        if response.status_code != 429:
+            return response.text
+        time.sleep(float(response.headers.get("Retry-After", "1")))
+    return response.text
+
+
+# --- the windows ---------------------------------------------------------------------------------
+
+
+def upstream_counts(sandbox: base.Sandbox) -> dict[str, int]:
+    """The sandbox's requests so far, per SMS-Activate action (all keys)."""
+    snapshot = sandbox.control("GET", "/stats")["requests"].get("smsactivate", {})
+    counts: dict[str, int] = {}
+    for per_endpoint in snapshot.values():
+        for endpoint, entry in per_endpoint.items():
+            counts[endpoint] = counts.get(endpoint, 0) + entry["requests"]
+    return counts
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    keys = set(before) | set(after)
+    return {
+        k: after.get(k, 0) - before.get(k, 0)
+        for k in sorted(keys)
+        if after.get(k, 0) - before.get(k, 0)
+    }
+
+
+def window(sandbox: base.Sandbox, seconds: float, clients=None, url="", interval=1.0) -> dict:
+    """Count the sandbox's requests over `seconds`, with `clients` polling meanwhile."""
+    polling = Polling(url, clients, seconds, interval) if clients else None
+    before = upstream_counts(sandbox)
+    started = time.monotonic()
+    if polling:
+        polling.start()
+    time.sleep(max(0.0, started + seconds - time.monotonic()))
+    per_action = _delta(before, upstream_counts(sandbox))
+    elapsed = time.monotonic() - started
+    return {
+        "seconds": round(elapsed, 2),
+        "upstream_requests": sum(per_action.values()),
+        "upstream_per_action": per_action,
+        "clients": polling.finish() if polling else None,
+    }
+
+
+class Polling:
+    """Each client polls getStatus for its activation every `interval` s until the
+    window ends, on its own keep-alive connection; latencies measured at the client."""
+
+    def __init__(self, url: str, clients: list, seconds: float, interval: float):
+        self.url, self.clients, self.seconds, self.interval = url, clients, seconds, interval
+        self.latencies: list[list[float]] = [[] for _ in clients]
+        self.answers: list[dict[str, int]] = [{} for _ in clients]
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self.deadline = time.monotonic() + self.seconds
+        for n, (raw, activation) in enumerate(self.clients):
+            thread = threading.Thread(target=self.client, args=(n, raw, activation), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def client(self, n: int, raw: str, activation: str) -> None:
+        import requests
+
+        session = requests.Session()
+        params = {"api_key": raw, "action": "getStatus", "id": activation}
+        # Spread the clients over the first interval, as independent tools would be.
+        next_call = time.monotonic() + self.interval * n / len(self.clients)
+        while next_call < self.deadline:
+            time.sleep(max(0.0, next_call - time.monotonic()))
+            began = time.perf_counter()
+            try:
+                response = session.get(f"{self.url}/api/handler_api.php", params=params, timeout=10)
+                kind = f"{response.status_code} {response.text.split(':')[0]}"
+            except Exception as exc:  # counted, not fatal: the figures show it
+                kind = f"error {type(exc).__name__}"
+            self.latencies[n].append((time.perf_counter() - began) * 1000)
+            self.answers[n][kind] = self.answers[n].get(kind, 0) + 1
+            next_call += self.interval
+
+    def finish(self) -> dict[str, Any]:
+        for thread in self.threads:
+            thread.join(30)
+        every = sorted(v for per in self.latencies for v in per)
+        totals: dict[str, int] = {}
+        for per in self.answers:
+            for kind, count in per.items():
+                totals[kind] = totals.get(kind, 0) + count
+        return {
+            "calls": len(every),
+            "calls_per_second": round(len(every) / self.seconds, 1),
+            "answers": totals,
+            "latency_ms": {
+                "p50": _pct(every, 50),
+                "p95": _pct(every, 95),
+                "p99": _pct(every, 99),
+                "max": round(every[-1], 2) if every else None,
+            },
+        }
+
+
+def _pct(ordered: list[float], p: float) -> float | None:
+    if not ordered:
+        return None
+    index = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
+    return round(ordered[index], 2)
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+def run(options: Options, command: str = "python -m bench --gateway") -> dict[str, Any]:
+    """The whole benchmark; needs a configured Django with a migrated database."""
+    from django.test.utils import override_settings
+
+    started, load = time.time(), os.getloadavg()
+    sandbox_options = base.Options(time_scale=1, seed=options.seed, sandbox=options.sandbox)
+    with (
+        override_settings(SYNC_AUTOSTART=False),
+        base.sandbox_running(sandbox_options) as sandbox,
+        WebServer(options) as web,
+    ):
+        sandbox.control("POST", "/config", {"rate_limits_enabled": False})
+        base._say(f"buying {options.clients} activations through the gateway")
+        group, clients = setup(options, sandbox, web.url)
+        base._reset_budgets(sandbox)  # forget the setup's requests (provider and key budgets)
+        stop = threading.Event()
+        base.start_pollers(group, stop)
+        try:
+            time.sleep(options.warm_up)
+            base._say(f"window without clients: {options.seconds:g} s")
+            quiet = window(sandbox, options.seconds)
+            base._say(f"window with {options.clients} clients polling getStatus")
+            busy = window(sandbox, options.seconds, clients, web.url, options.interval)
+        finally:
+            base.stop_pollers(group, stop)
+    results = {
+        "meta": {
+            **base.machine(command, base.Options(), started, load),
+            "options": asdict(options),
+        },
+        "without_clients": quiet,
+        "with_clients": busy,
+    }
+    results["targets"] = targets(results)
+    return results
+
+
+def targets(results: dict) -> list[dict[str, Any]]:
+    busy, quiet = results["with_clients"], results["without_clients"]
+    clients = results["meta"]["options"]["clients"]
+    p95 = busy["clients"]["latency_ms"]["p95"]
+    extra = busy["upstream_requests"] - quiet["upstream_requests"]
+    status_upstream = busy["upstream_per_action"].get("getStatus", 0)
+    return [
+        {
+            "target": f"getStatus p95 ≤ {TARGET_P95_MS:g} ms at {clients} clients",
+            "value": p95,
+            "met": p95 is not None and p95 <= TARGET_P95_MS,
+        },
+        {
+            "target": "no getStatus reaches the provider",
+            "value": status_upstream,
+            "met": status_upstream == 0,
+        },
+        {
+            "target": "upstream requests with clients − without (engine only)",
+            "value": extra,
+            # The engine's own polling varies by a cycle or two between equal windows.
+            "met": abs(extra) <= max(3, quiet["upstream_requests"] // 10),
+        },
+    ]
+
+
+def format_table(results: dict) -> str:
+    busy, quiet = results["with_clients"], results["without_clients"]
+    lat = busy["clients"]["latency_ms"]
+    lines = [
+        "| window | seconds | client calls | calls/s | p50 ms | p95 ms | p99 ms | max ms "
+        "| upstream requests | upstream per action |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| no clients | {quiet['seconds']} | 0 | 0 | — | — | — | — "
+        f"| {quiet['upstream_requests']} | {quiet['upstream_per_action']} |",
+        f"| {results['meta']['options']['clients']} clients | {busy['seconds']} "
+        f"| {busy['clients']['calls']} | {busy['clients']['calls_per_second']} "
+        f"| {lat['p50']} | {lat['p95']} | {lat['p99']} | {lat['max']} "
+        f"| {busy['upstream_requests']} | {busy['upstream_per_action']} |",
+        "",
+        f"answers: {busy['clients']['answers']}",
+        "",
+    ]
+    for target in results["targets"]:
+        mark = "met" if target["met"] else "NOT MET"
+        lines.append(f"- {target['target']}: {target['value']} ({mark})")
+    return "\n".join(lines)
