@@ -131,10 +131,9 @@ class WebServer:
 
     def __enter__(self) -> WebServer:
         if self.options.server == "thread":
-            from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler
+            from django.test.testcases import LiveServerThread
 
-            server = LiveServerThread("127.0.0.1", lambda *a: None, port=0)
-            server.server_class.request_handler = QuietWSGIRequestHandler
+            server = LiveServerThread("127.0.0.1", lambda handler: handler, port=0)
             server.daemon = True
             server.start()
             server.is_ready.wait()
