@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,12 +26,19 @@ from api.services import ApiKeyError, api_key_create, api_key_revoke
 # --- the SMS-Activate-compatible endpoint -------------------------------------------------------
 
 
+PARAM_MAX = 200  # longer values name nothing the gateway knows
+
+
 def _params(request) -> dict[str, str]:
-    """The request's parameters, query string and form body together (the body wins)."""
+    """The request's parameters, query string and form body together (the body wins).
+
+    A value with a NUL byte (PostgreSQL refuses it in any query) or longer than
+    PARAM_MAX counts as absent: the action then answers its error token.
+    """
     params = {k: request.GET.get(k, "") for k in request.GET}
     if request.method == "POST":
         params.update({k: request.POST.get(k, "") for k in request.POST})
-    return params
+    return {k: ("" if "\x00" in v or len(v) > PARAM_MAX else v) for k, v in params.items()}
 
 
 def _reply(answer: gateway.Answer) -> HttpResponse:
@@ -99,7 +107,7 @@ def _create(request, membership, form) -> tuple[ApiKey, str] | None:
 def _revoke(request, membership, key_code: str):
     try:
         key = ApiKey.objects.select_related("team", "user").get(code=key_code, team=membership.team)
-    except (ApiKey.DoesNotExist, ValueError) as exc:
+    except (ApiKey.DoesNotExist, ValueError, ValidationError) as exc:
         raise Http404("No such key.") from exc
     try:
         api_key_revoke(key=key, membership=membership, request=request)

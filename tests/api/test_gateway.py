@@ -279,3 +279,50 @@ class RateLimitTests(GatewayTestCase):
             self.call("getBalance", raw=self.raw[:-1] + "Z")
         secret = keys.split(self.raw)[1]
         self.assertFalse([line for line in logs.output if secret[:8] in line])
+
+
+@override_settings(API_KEY_RATE_LIMIT=100_000)
+class HostileInputTests(GatewayTestCase):
+    def test_no_parameter_value_gives_a_500(self):
+        weird = [
+            "",
+            "\x00",
+            "wa\x00",
+            "٣",
+            "²",
+            "9" * 40,
+            "-1",
+            "1e999",
+            "NaN",
+            "Infinity",
+            "' OR 1=1 --",
+            "x" * 5000,
+            "%00",
+            "\u202e",
+            "0.0.1",
+            " 187 ",
+        ]
+        actions = [
+            "getBalance",
+            "getCountries",
+            "getServicesList",
+            "getPrices",
+            "getNumbersStatus",
+            "getNumber",
+            "getNumberV2",
+            "getStatus",
+            "getStatusV2",
+            "getFullSms",
+            "setStatus",
+            "getActiveActivations",
+        ]
+        self.sandbox.state.config.out_of_stock = {"all": ["US", "GB", "RU"]}  # buy nothing
+        for action in actions:
+            for value in weird:
+                params = {
+                    p: value for p in ("service", "country", "id", "status", "maxPrice", "provider")
+                }
+                for method in ("get", "post"):
+                    response = self.call(action, method=method, **params)
+                    self.assertEqual(response.status_code, 200, (action, value))
+        self.assertEqual(self.call("getBalance", raw="\x00" * 44).content, b"BAD_KEY")
