@@ -7,7 +7,7 @@ from decimal import Decimal
 from django import forms
 
 from accounts.dates import BoundedDateField, check_date_range
-from orders import board, quotes
+from orders import board, quotes, search
 from orders.models import BOARD_STATES, State
 from providers.canonical import SERVICE_BY_NAME, country_iso_for, normalise
 from providers.models import CatalogCountry, CatalogService, Country, Service
@@ -32,39 +32,66 @@ class PairForm(forms.Form):
         text = self.cleaned_data["service"]
         found = find_service(text, team=self.team)
         if found is None:
-            raise forms.ValidationError(f"No service called “{text}” in the team's catalog.")
+            raise forms.ValidationError(
+                f"No service called “{text}” in the team's catalog."
+                + did_you_mean(text, team=self.team, kind="service")
+            )
         return found
 
     def clean_country(self):
         text = self.cleaned_data["country"]
         found = find_country(text, team=self.team)
         if found is None:
-            raise forms.ValidationError(f"No country called “{text}” in the team's catalog.")
+            raise forms.ValidationError(
+                f"No country called “{text}” in the team's catalog."
+                + did_you_mean(text, team=self.team, kind="country")
+            )
         return found
 
 
 def find_service(text: str, *, team) -> Service | CatalogService | None:
     """The service `text` names for `team` (a label of its pick list, a key, a "u<id>"
-    of its own catalogue, a known name or alias), or None."""
-    found = _by_label(text, quotes.service_options(team), team=team)
+    of its own catalogue, a known name or alias), or what it forgivingly means (a
+    start, a word, a typo: orders/search.py), or None."""
+    options = quotes.service_options(team)
+    found = _by_label(text, options, team=team)
     found = found or quotes.resolve_service(text, team=team)
     if found is None:
         slug = SERVICE_BY_NAME.get(normalise(text))
         found = Service.objects.filter(slug=slug).first() if slug else None
     if found is None and "\x00" not in text:
         found = Service.objects.filter(name__iexact=text).first()
+    if found is None and "\x00" not in text:
+        guess = search.best(text, options, kind="service")
+        found = quotes.resolve_service(guess.value, team=team) if guess else None
     return found
 
 
 def find_country(text: str, *, team) -> Country | CatalogCountry | None:
     """The country `text` names for `team` (a label of its pick list, an ISO code, a
     "u<id>" of its own catalogue, a known name or alias), or None."""
-    found = _by_label(text, quotes.country_options(team), team=team, country=True)
+    options = quotes.country_options(team)
+    found = _by_label(text, options, team=team, country=True)
     found = found or quotes.resolve_country(text, team=team)
     if found is None:
         iso = country_iso_for(name=text)
         found = Country.objects.filter(iso=iso).first() if iso else None
+    if found is None and "\x00" not in text:
+        guess = search.best(text, options, kind="country")
+        found = quotes.resolve_country(guess.value, team=team) if guess else None
     return found
+
+
+def did_you_mean(text: str, *, team, kind: str) -> str:
+    """The " Did you mean “Telegram” or “Telegram X”?" ending of an error, or "" when
+    nothing is close."""
+    options = quotes.service_options(team) if kind == "service" else quotes.country_options(team)
+    close = search.suggestions(text, options, kind=kind)
+    if not close:
+        return ""
+    quoted = [f"“{label}”" for label in close]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f" Did you mean {listed}?"
 
 
 def _by_label(text: str, options, *, team, country: bool = False):
