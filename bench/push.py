@@ -144,6 +144,46 @@ def portal_server():
         httpd.server_close()
 
 
+class ApplyTimes:
+    """How long the portal spent applying each push (wraps sync.hooks.push_apply, which
+    the webhook view calls): the portal's share of a push's latency."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seconds: list[float] = []
+
+    def __enter__(self) -> ApplyTimes:
+        from sync import hooks
+
+        self.hooks, self.original = hooks, hooks.push_apply
+        original = self.original
+
+        def timed(**kwargs):
+            started = time.perf_counter()
+            try:
+                return original(**kwargs)
+            finally:
+                with self.lock:
+                    self.seconds.append(time.perf_counter() - started)
+
+        hooks.push_apply = timed
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.hooks.push_apply = self.original
+
+    def figures(self) -> dict[str, Any]:
+        from bench.sync import _percentile
+
+        with self.lock:
+            seconds = list(self.seconds)
+        return {
+            "pushes_applied": len(seconds),
+            "apply_p50": _percentile(seconds, 50),
+            "apply_p95": _percentile(seconds, 95),
+        }
+
+
 class Via:
     """Which path stored each code: a web server thread (the push) or a cycle worker."""
 
@@ -214,11 +254,12 @@ def run(options: Options, *, orders: int = 50, command: str = "python -m bench -
             account = ProviderAccount.objects.get(pk=push.accounts[KIND].pk)
             if not account.webhook_url:
                 raise RuntimeError("The SMSCode account registered no webhook.")
-            with Via() as via:
+            with Via() as via, ApplyTimes() as applying:
                 figures["push"] = run_phase(
                     push, sandbox, options, start_pollers, stop_pollers, options.seed
                 )[KIND]
             figures["push"].update(via.counts(account.pk))
+            figures["push"].update(applying.figures())
             figures["push"]["webhook_failures"] = _webhook_failures(sandbox, push)
         assert not settings.PUBLIC_BASE_URL
         _say(f"poll phase: {orders} SMSCode orders, no webhook")
@@ -276,6 +317,8 @@ def format_table(results: dict) -> str:
         ("code latency max (s)", "latency_max"),
         ("stored by the push", "by_push"),
         ("stored by a poll", "by_poll"),
+        ("portal's apply time p50 (s)", "apply_p50"),
+        ("portal's apply time p95 (s)", "apply_p95"),
         ("upstream requests", "requests"),
         ("requests per minute", "requests_per_minute"),
         ("share of the rate limit", "limit_share"),
