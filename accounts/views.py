@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
@@ -282,7 +282,7 @@ def _join(request, found: Invitation):
             request, f"Welcome to {joined.team.name}: you are {joined.get_role_display()}."
         )
         return redirect("board", code=joined.team.code)
-    ctx = {"invitation": found, "team": None, "existing": existing, "token": request.path}
+    ctx = {"invitation": found, "existing": existing}
     return render(request, "accounts/invitation.html", ctx)
 
 
@@ -307,7 +307,13 @@ def _signup(request, found: Invitation):
             )
             return redirect("board", code=joined.team.code)
     login_url = reverse("login") + "?" + urlencode({"next": request.path})
-    ctx = {"invitation": found, "form": form, "login_url": login_url}
+    has_login = get_user_model().objects.filter(email__iexact=found.email, is_active=True)
+    ctx = {
+        "invitation": found,
+        "form": form,
+        "login_url": login_url,
+        "email_has_login": has_login.exists(),
+    }
     return render(request, "accounts/invitation.html", ctx)
 
 

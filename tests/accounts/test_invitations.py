@@ -217,6 +217,7 @@ class AcceptingTestCase(InvitationTestCase):
         page = self.client.get(path)
         login_link = reverse("login") + "?next=" + path.replace("/", "%2F")
         self.assertContains(page, f'href="{login_link}"')
+        self.assertContains(page, "dana@example.org has a smsdesk login already")
         r = self.client.post(
             reverse("login"), {"username": "dana", "password": PASSWORD, "next": path}
         )
