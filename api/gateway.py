@@ -104,16 +104,16 @@ def handle(key: ApiKey, action: str, params, *, request=None) -> Answer:
 
 
 def balance_usd(membership) -> Decimal:
-    """What the member may still spend, in USD: the least of their monthly limit left,
-    the team's monthly budget left, and (where known) the team's provider balances."""
-    team = membership.team
+    """What the member may still spend, in USD: the least of their daily and monthly
+    limits left, the team's monthly budget left (reports.ledger.allowance, in the
+    team's reporting currency, converted) and the team's provider balances as last
+    seen. 0.00 when none of these is known."""
     left = []
-    if membership.monthly_spend_limit is not None:
-        spent = ledger.member_spend_usd(team, membership.user)
-        left.append(membership.monthly_spend_limit - spent)
-    if team.monthly_budget is not None:
-        left.append(team.monthly_budget - ledger.team_spend_usd(team))
-    funds = _provider_funds_usd(team)
+    allowance = ledger.allowance(membership)
+    if allowance.left is not None:
+        usd = _usd(allowance.left, allowance.currency)
+        left.append(usd if usd is not None else Decimal(0))
+    funds = _provider_funds_usd(membership.team)
     if funds is not None:
         left.append(funds)
     if not left:
