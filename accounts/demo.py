@@ -28,7 +28,12 @@ class DemoLogin:
 LOGINS = (
     DemoLogin("owner", "smsdesk-owner", "team owner: manages members and provider accounts"),
     DemoLogin("member", "smsdesk-member", "team member: orders, cancels and rents numbers"),
-    DemoLogin("alex", "smsdesk-alex", "not in the team yet: add them from Members"),
+    DemoLogin(
+        "alex",
+        "smsdesk-alex",
+        "not in the team yet: invite alex@demo.smsdesk.local from Members, then open the "
+        "link (shown there without EMAIL_URL, else mailed) logged in as alex",
+    ),
 )
 
 # Sandbox path prefix and currency per provider kind.
@@ -75,7 +80,10 @@ def create_sandbox_accounts(team: Team) -> list:
     owner = team.owners().first().user
     accounts = []
     for kind, label, prefix, currency in SANDBOX_ACCOUNTS:
-        account = ProviderAccount.objects.filter(team=team, kind=kind, is_sandbox=True).first()
+        # A removed one stays removed: the demo adds a new account in its place.
+        account = (
+            ProviderAccount.objects.live().filter(team=team, kind=kind, is_sandbox=True).first()
+        )
         if account is None:
             account = provider_account_create(
                 team=team,
