@@ -16,12 +16,15 @@ PERIODS = [
     ("90", "Last 90 days"),
     ("custom", "Custom dates"),
 ]
+DEFAULT_PERIOD = "30"
 # A custom period longer than this is refused (the report reads every day of it).
 MAX_DAYS = 400
 
 
 class ReportForm(forms.Form):
-    period = forms.ChoiceField(choices=PERIODS, required=False, label="Period")
+    period = forms.ChoiceField(
+        choices=PERIODS, required=False, label="Period", initial=DEFAULT_PERIOD
+    )
     since = BoundedDateField(label="From")
     until = BoundedDateField(label="To")
     originals = forms.BooleanField(required=False, label="Show original currencies")
@@ -41,11 +44,11 @@ class ReportForm(forms.Form):
         return data
 
     def dates(self) -> tuple[date, date]:
-        """First and last day of the period (both included); this month by default, and
-        for input that is not valid (the page shows why)."""
+        """First and last day of the period (both included); the last 30 days by default,
+        and for input that is not valid (the page shows why)."""
         today = timezone.localdate()
         data = self.cleaned_data if self.is_valid() else {}
-        period = data.get("period") or "this_month"
+        period = data.get("period") or DEFAULT_PERIOD
         if period == "custom":
             return data["since"], data["until"]
         if period == "last_month":

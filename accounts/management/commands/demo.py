@@ -108,6 +108,7 @@ class Command(BaseCommand):
         if settings.SANDBOX_ENABLED:
             self._start_sandbox(Path(options["sandbox_state"]))
             self._set_up_sandbox_accounts(team)
+            self._set_up_activity(team)
         call_command("setup_schedules", stdout=self.stdout)
         self._print_logins(options["port"])
         if options["setup_only"]:
@@ -220,6 +221,13 @@ class Command(BaseCommand):
                 f"{account.label}: {result.countries} countries, {result.services} services, "
                 f"{result.prices} prices; {report.summary()}"
             )
+
+    def _set_up_activity(self, team) -> None:
+        from accounts.demo_activity import create_demo_activity
+
+        placed = create_demo_activity(team)
+        if placed:
+            self.stdout.write(f"Demo activity: {placed} orders bought from the sandbox.")
 
     def _print_logins(self, port: int) -> None:
         self.stdout.write(self.style.SUCCESS(f"\nsmsdesk demo: http://127.0.0.1:{port}/"))
