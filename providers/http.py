@@ -400,7 +400,9 @@ class Transport:
 
     def _log(self, call: Call, path: str, outcome, started: float, attempt: int) -> None:
         elapsed_ms = (time.monotonic() - started) * 1000
-        log.info(
+        # Each request at DEBUG: the sync engine logs one line per cycle at INFO
+        # (sync.engine), which is what a demo or an operator reads.
+        log.debug(
             "%s %s %s -> %s in %.0f ms (attempt %d)",
             self.label,
             call.method,

@@ -150,6 +150,18 @@ def cycle(account_id: int, token: str) -> str:
         ended.timestamp(),
         result.requests,
     )
+    # And one at INFO for people (the demo's output, an operator): the requests
+    # themselves are at DEBUG (providers.http).
+    log.info(
+        "sync %s: %d requests; following %d orders, %d rentals; next %s",
+        account.label,
+        result.requests,
+        result.active,
+        result.rentals,
+        "when there is work"
+        if due is None
+        else f"in {max(0, (due - ended).total_seconds()):.0f} s",
+    )
     return f"{result.requests} requests, next {'idle' if due is None else due.isoformat()}"
 
 

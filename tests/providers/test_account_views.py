@@ -28,7 +28,7 @@ class ProviderAccountViewsTestCase(SandboxTestCase):
         return self.client.post(reverse("provider_add", args=[self.team.code]), data, follow=True)
 
     def test_a_manager_adds_an_account_and_it_is_tested_at_once(self):
-        with self.assertLogs("providers.http", logging.INFO) as logs:
+        with self.assertLogs("providers.http", logging.DEBUG) as logs:
             r = self.add()
         self.assertContains(r, "Connected. Balance 100")
         account = ProviderAccount.objects.get()

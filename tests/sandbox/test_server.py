@@ -35,7 +35,7 @@ def test_it_marks_every_response(api, key):
 
 def test_it_logs_one_line_per_request_without_keys(api, server, caplog):
     server.state.config.log_requests = True
-    with caplog.at_level(logging.INFO, logger="providers.sandbox"):
+    with caplog.at_level(logging.DEBUG, logger="providers.sandbox"):
         api.sa("sbx_secret_key_123", "getBalance")
     lines = [r.getMessage() for r in caplog.records if r.name == "providers.sandbox"]
     assert len(lines) == 1
