@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from api import views
 
@@ -7,4 +7,6 @@ urlpatterns = [
     path("api/handler_api.php", views.handler_api, name="handler_api_php"),
     path("api/handler_api", views.handler_api, name="handler_api"),
     path("teams/<uuid:code>/api/", views.api_keys, name="api_keys"),
+    # The REST API (api/v1/, django-ninja): bearer keys, its own error envelope.
+    path("api/v1/", include("api.v1.urls")),
 ]

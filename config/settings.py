@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_q",
+    "ninja",  # the REST API's interactive docs, served from its bundled static files
     "axes",
     "accounts",
     "audit",

@@ -138,6 +138,23 @@ PUBLIC: dict[str, tuple[set[int], set[int]]] = {
     # SMSCode's webhook: POST only; 404 for an account with no registered webhook (team
     # B's is an SMSPool account), 401/403 for a delivery without a valid signature.
     "smscode_hook": ({405}, {404}),
+    # The REST API (api/v1/): bearer keys only, so every session persona gets the envelope's
+    # 401 (405 for a wrong method); its schema and docs are public; other paths 404.
+    "api-v1:openapi-json": ({200}, {200}),
+    "api-v1:openapi-view": ({200}, {200}),
+    "api-v1:api-root": ({404}, {404}),
+    "api-v1:list_offers": ({401}, {405}),
+    "api-v1:balance": ({401}, {405}),
+    "api-v1:create_order": ({401}, {401}),
+    "api-v1:list_orders": ({401}, {401}),
+    "api-v1:get_order": ({401}, {405}),
+    "api-v1:cancel_order": ({405}, {401}),
+    "api-v1:another_code": ({405}, {401}),
+    "api-v1:order_done": ({405}, {401}),
+    "api-v1:list_rentals": ({401}, {405}),
+    "api-v1:get_rental": ({401}, {405}),
+    "api-v1:extend_rental": ({405}, {401}),
+    "api_v1_not_found": ({404}, {404}),
     "invitation": ({404}, {404}),  # a made-up token: "this invitation link is not valid"
 }
 LOGIN_REQUIRED = {"password_change", "password_change_done"}
@@ -277,6 +294,9 @@ FILLERS: dict[str, Callable[[World, Route], str]] = {
     "url": lambda w, r: "no-such-page/",  # the admin's catch-all
     "uidb64": lambda w, r: urlsafe_base64_encode(force_bytes(w.b.owner.pk)),
     "token": lambda w, r: "made-up-token",
+    "order_id": lambda w, r: str(w.b.order.code),  # the REST API's
+    "rental_id": lambda w, r: str(w.b.rental.code),
+    "rest": lambda w, r: "no-such-endpoint",  # the REST API's catch-all
     "invitation_code": lambda w, r: str(_invitation(w).code),
     "endpoint_code": lambda w, r: str(_webhook(w).code),
 }
