@@ -39,7 +39,7 @@ class RoleForm(forms.Form):
 
 class SpendLimitForm(forms.Form):
     monthly_spend_limit = forms.DecimalField(
-        label="Monthly limit (USD)",
+        label="Monthly limit",
         required=False,
         min_value=0,
         max_digits=12,
