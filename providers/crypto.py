@@ -65,6 +65,21 @@ def decrypt(token: str) -> str:
         ) from exc
 
 
+# Encrypted columns of apps above providers, for `rotate_secrets`: each app registers
+# its own ("app_label.Model", field names) in AppConfig.ready(), so providers imports none.
+_ELSEWHERE: list[tuple[str, tuple[str, ...]]] = []
+
+
+def register_encrypted(model_label: str, *fields: str) -> None:
+    """Have `rotate_secrets` re-encrypt these columns of `model_label` too."""
+    if (model_label, fields) not in _ELSEWHERE:
+        _ELSEWHERE.append((model_label, fields))
+
+
+def encrypted_elsewhere() -> list[tuple[str, tuple[str, ...]]]:
+    return list(_ELSEWHERE)
+
+
 def rotate(token: str) -> str:
     """Re-encrypt `token` with the newest key."""
     try:

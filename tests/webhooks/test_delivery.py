@@ -249,3 +249,24 @@ def test_the_retry_schedule_runs_every_minute(db):
     call_command("setup_schedules")
     schedule = Schedule.objects.get(name="smsdesk:webhooks.deliver_due")
     assert (schedule.func, schedule.minutes) == ("webhooks.tasks.deliver_due", 1)
+
+
+class SecretRotationTestCase(BaseTestCase):
+    def test_rotate_secrets_re_encrypts_signing_secrets_too(self):
+        from io import StringIO
+
+        from cryptography.fernet import Fernet
+        from django.conf import settings
+        from django.core.management import call_command
+
+        endpoint, secret = services.endpoint_create(
+            team=self.team, actor=self.alice, url="http://127.0.0.1:9/x", events=["order.completed"]
+        )
+        new = Fernet.generate_key().decode()
+        with override_settings(FIELD_ENCRYPTION_KEYS=[new, *settings.FIELD_ENCRYPTION_KEYS]):
+            out = StringIO()
+            call_command("rotate_secrets", stdout=out)
+        self.assertIn("Re-encrypted 1 secret", out.getvalue())
+        with override_settings(FIELD_ENCRYPTION_KEYS=[new]):  # the old key is gone
+            endpoint.refresh_from_db()
+            self.assertEqual(endpoint.secret, secret)
