@@ -1,6 +1,7 @@
 """`python -m bench [flags]` runs the sync benchmark; `python -m bench --catalog [flags]`
 the live-size catalogue benchmark; `--scale` hundreds of accounts on one task cluster
-(PostgreSQL and Redis). Each prepares its own throwaway database."""
+(PostgreSQL and Redis); `--reports` the cost report at 1 M orders (PostgreSQL). Each
+prepares its own database."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ def main(argv: list[str]) -> int:
         from bench import gateway
 
         return gateway.main(argv[1:])
-    if argv[:1] == ["--gateway"]:
-        from bench import gateway
-
-        return gateway.main(argv[1:])
     if argv[:1] == ["--scale"]:
         from bench import scale
 
         return scale.main(argv[1:])
+    if argv[:1] == ["--reports"]:
+        from bench import reports
+
+        return reports.main(argv[1:])
     if argv[:1] == ["--board"]:
         from bench import board
 
