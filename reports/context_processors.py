@@ -8,9 +8,14 @@ def low_balance(request):
     if membership is None or not membership.can(Permission.MANAGE_PROVIDERS):
         return {}
 
-    def accounts():
-        from reports.balances import low_balance_accounts
+    found: list = []
 
-        return low_balance_accounts(membership.team)
+    def accounts():
+        # Read once per response, however often the template asks.
+        if not found:
+            from reports.balances import low_balance_accounts
+
+            found.append(low_balance_accounts(membership.team))
+        return found[0]
 
     return {"low_balance_accounts": accounts}
