@@ -13,8 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.sandbox.helpers import Api, make_server
+from tests.sandbox.test_smscode import CAPABILITIES
 
-EVENT_KEYS = {
+EVENT_KEYS = CAPABILITIES | {
     "order_id",
     "phone_number",
     "otp_code",
@@ -26,14 +27,6 @@ EVENT_KEYS = {
     "platform",
     "operator_id",
     "operator_name",
-    "can_finish",
-    "can_resend",
-    "can_cancel",
-    "can_replace",
-    "can_reactivate",
-    "resend_available_at",
-    "cancel_available_at",
-    "replace_available_at",
 }
 
 
