@@ -8,13 +8,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 
-.PHONY: demo test lint format bench chaos install clean-demo help
+.PHONY: demo demo-logins test lint format bench chaos install clean-demo help
 
 help:
 	@echo "make demo   - set up everything and run portal, task cluster and sandbox"
+	@echo "              (PORT=8010 SANDBOX_PORT=8011 for other ports)"
+	@echo "make demo-logins - print the demo's address and logins again"
 	@echo "make test   - run the whole test suite (DATABASE_URL or SQLite)"
 	@echo "make lint   - ruff"
 	@echo "make bench  - run the sync benchmarks (docs/BENCHMARKS.md)"
+	@echo "make load   - 50 users on gunicorn against 1M orders (wrk, PostgreSQL; docs/BENCHMARKS.md)"
 	@echo "make chaos  - the reliability run: faults, killed workers, books to the cent (docs/RELIABILITY.md)"
 
 .tools/bin/uv:
@@ -34,14 +37,18 @@ print('FIELD_ENCRYPTION_KEYS=' + Fernet.generate_key().decode()); \
 print('SANDBOX_ENABLED=true')" > .env
 	@echo "Wrote .env for local development (DEBUG on, fresh secrets)."
 
-# make demo PORT=9000 SANDBOX_PORT=9001 when 8000 or 8001 is taken.
+# make demo PORT=8010 SANDBOX_PORT=8011 when 8000 or 8001 is taken (the sandbox's port
+# defaults to the portal's plus one). make demo-logins PORT=8010 prints the logins again.
 PORT ?= 8000
-SANDBOX_PORT ?=
+SANDBOX_PORT ?= $(shell echo $$(( $(PORT) + 1 )))
 
 demo: install .env
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
-	$(MANAGE) demo --port $(PORT) $(if $(SANDBOX_PORT),--sandbox-port $(SANDBOX_PORT))
+	$(MANAGE) demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
+
+demo-logins: install .env
+	@$(MANAGE) demo --logins --port $(PORT)
 
 PYTEST_ARGS ?= -n auto
 
@@ -59,6 +66,14 @@ format: install
 
 bench: install .env
 	$(PY) -m bench $(BENCH_ARGS)
+
+# The scale benchmark is `make bench BENCH_ARGS=--scale`, the reports one
+# `make bench BENCH_ARGS=--reports`; the load run needs wrk (apt-get install wrk).
+LOAD_ARGS ?=
+
+.PHONY: load
+load: install .env
+	$(PY) -m bench --load $(LOAD_ARGS)
 
 CHAOS_ARGS ?=
 

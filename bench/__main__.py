@@ -1,7 +1,7 @@
 """`python -m bench [flags]` runs the sync benchmark; `python -m bench --catalog [flags]`
 the live-size catalogue benchmark; `--scale` hundreds of accounts on one task cluster
-(PostgreSQL and Redis); `--reports` the cost report at 1 M orders (PostgreSQL). Each
-prepares its own database."""
+(PostgreSQL and Redis); `--reports` the cost report at 1 M orders (PostgreSQL); `--load`
+concurrent users on gunicorn (wrk). Each prepares its own database."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ def main(argv: list[str]) -> int:
         from bench import reports
 
         return reports.main(argv[1:])
+    if argv[:1] == ["--load"]:
+        from bench import load
+
+        return load.main(argv[1:])
     if argv[:1] == ["--board"]:
         from bench import board
 
