@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.forms.utils import ErrorDict
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
@@ -32,7 +33,7 @@ from orders.forms import (
     PairForm,
     new_idempotency_key,
 )
-from orders.models import BOARD_STATES, Order, State
+from orders.models import BOARD_STATES, Order, OrderMessage, State
 from providers.types import PricingOption
 
 HISTORY_PAGE = 50
@@ -61,6 +62,7 @@ def _board_context(request, membership, form, filters) -> dict:
         "filters": filters,
         "version": live.version(team),
         "can_order": membership.can(Permission.ORDER),
+        "csrf_field": csrf_input(request),
         "now": timezone.now(),
         "orders": [],
         "total": 0,
@@ -100,8 +102,10 @@ def with_cancel_state(orders, now=None) -> list[Order]:
     orders = list(orders)
     now = now or timezone.now()
     dropped = _dropped_cancels([o for o in orders if o.state == State.RECEIVED])
+    texts = _sms_texts([o for o in orders if o.last_code])
     links = _link_patterns(get_script_prefix())
     for order in orders:
+        order.sms_text = texts.get(order.pk, "")
         order.cancel_button = _cancel_button(order, now)
         order.cancel_dropped = dropped.get(str(order.code), "")
         code = str(order.code)
@@ -140,6 +144,18 @@ def _cancel_button(order: Order, now) -> str:
     if lock is None and order.account.kind not in CANCEL_TIME_REPORTED:
         return "when_allowed"  # maybe locked, for how long nobody says
     return "cancel"
+
+
+def _sms_texts(orders: list[Order]) -> dict[int, str]:
+    """{order id: the text of its newest SMS} for `orders` (one query)."""
+    if not orders:
+        return {}
+    texts = (
+        OrderMessage.objects.filter(order_id__in=[o.pk for o in orders])
+        .order_by("order_id", "received_at", "id")
+        .values_list("order_id", "text")
+    )
+    return dict(texts)  # the newest of each order comes last, and stays
 
 
 def _dropped_cancels(orders: list[Order]) -> dict[str, str]:
@@ -204,6 +220,7 @@ def board_fragment(request, code):
         "total": live.rows_for(team, filters).count(),
         "filters": filters,
         "can_order": membership.can(Permission.ORDER),
+        "csrf_field": csrf_input(request),
     }
     return render(request, "orders/board.html#changes", ctx)
 
@@ -496,6 +513,7 @@ def _row(request, order: Order, membership, status=200):
     ctx = {
         "order": with_cancel_state([order])[0],
         "can_order": membership.can(Permission.ORDER),
+        "csrf_field": csrf_input(request),
         "team": order.team,
     }
     row = render_to_string("orders/board.html#row", ctx, request=request)

@@ -157,7 +157,7 @@ class QueryCountTestCase(LiveBoardTestCase):
     def test_the_query_count_does_not_grow_with_the_number_of_orders(self):
         self.login(self.bob)
         counts = {"first": [], "one changed": []}
-        for total in (20, 260):  # below and past the 200-row window
+        for total in (20, 160):  # below and past the 100-row window
             while Order.objects.count() < total:
                 order = self.order(last_code="123456", state=State.RECEIVED)
                 OrderMessage.objects.create(
@@ -252,5 +252,5 @@ class FiltersTestCase(LiveBoardTestCase):
         self.assertEqual(len(rows_in(r)), 3)
         text = re.sub(r"<[^>]+>", "", r.content.decode())
         self.assertIn("6 active numbers match; the first 3 are shown, 3 more are not", text)
-        self.assertContains(r, "rows=203")
+        self.assertContains(r, "rows=103")
         self.assertContains(r, "narrow the board with search and filters")
