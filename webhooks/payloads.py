@@ -11,13 +11,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
+
 
 def _time(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+    """ISO 8601 to the millisecond, "Z" for UTC (as Django's and ninja's JSON write it)."""
+    return DjangoJSONEncoder().default(value) if value else None
 
 
 def _money(value: Decimal | None) -> str | None:
     return None if value is None else f"{value.normalize():f}"
+
+
+iso_time = _time
 
 
 def order_data(order) -> dict[str, Any]:

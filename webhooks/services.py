@@ -252,7 +252,7 @@ def _body(team, event: str, event_id, data: dict) -> str:
     envelope = {
         "id": str(event_id),
         "type": event,
-        "created": timezone.now().isoformat().replace("+00:00", "Z"),
+        "created": payloads.iso_time(timezone.now()),
         "team": str(team.code),
         "data": data,
     }

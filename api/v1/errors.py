@@ -42,7 +42,8 @@ def envelope(status: int, code: str, message: str, **extra: Any) -> JsonResponse
 
 def from_action(exc: ActionError, **extra: Any) -> ApiError:
     """The ApiError for a refused order or rental action."""
-    category = exc.category or "refused"
+    # A provider limiting requests says when to come back; anything else is refused.
+    category = exc.category or ("rate_limited" if exc.retry_after else "refused")
     status = STATUS_FOR_CATEGORY.get(category, 409)
     if exc.next_step:
         extra["next_step"] = exc.next_step

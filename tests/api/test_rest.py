@@ -436,3 +436,41 @@ class OpenApiTests(RestTestCase):
         self.assertIn("/static/ninja/swagger-ui-bundle.js", html)
         self.assertNotIn("cdn.", html)
         self.assertNotIn("<script>", html.replace(" ", ""))  # no inline script to run
+
+
+class WebhookShapeTests(RestTestCase):
+    def test_a_webhook_event_carries_the_order_as_the_api_answers_it(self):
+        import json
+
+        from tests.webhooks.receiver import Receiver
+        from webhooks import services as webhook_services
+
+        with Receiver() as receiver:
+            webhook_services.endpoint_create(
+                team=self.team, actor=self.alice, url=receiver.url, events=["order.code_received"]
+            )
+            body = self.order().json()
+            order = Order.objects.get(code=body["id"])
+            self.deliver(order, text="Your WhatsApp code is 482-913")
+            with self.captureOnCommitCallbacks(execute=True):
+                self.cycle(self.smspool)
+        (request,) = receiver.requests
+        pushed = json.loads(request.body)["data"]["order"]
+        self.assertEqual(pushed, self.get(f"/orders/{order.code}").json())
+
+
+class DocsTests(RestTestCase):
+    def test_every_endpoint_the_docs_list_is_in_the_schema(self):
+        import re
+        from pathlib import Path
+
+        text = (Path(__file__).resolve().parents[2] / "docs" / "API.md").read_text()
+        section = text.split("## REST API", 1)[1].split("## Webhooks", 1)[0]
+        listed = set(re.findall(r"`(GET|POST) (/api/v1/[^` ?]+)", section))
+        spec = self.api.get(BASE + "/openapi.json").json()["paths"]
+        documented = {
+            (method.upper(), path.replace("{order_id}", "{id}").replace("{rental_id}", "{id}"))
+            for path, operations in spec.items()
+            for method in operations
+        }
+        self.assertEqual(listed, documented)
