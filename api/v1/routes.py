@@ -125,8 +125,12 @@ def _offer(offer: quotes.Offer) -> dict:
 
 
 class OffersQuery(Schema):
-    service: str = schemas.Field(max_length=120, description='Slug ("whatsapp") or "u<id>".')
-    country: str = schemas.Field(max_length=120, description='ISO code ("US") or "u<id>".')
+    service: str = schemas.Field(
+        max_length=120, pattern=schemas.TEXT, description='Slug ("whatsapp") or "u<id>".'
+    )
+    country: str = schemas.Field(
+        max_length=120, pattern=schemas.TEXT, description='ISO code ("US") or "u<id>".'
+    )
 
 
 @router.get("/offers", response={200: schemas.OffersOut, **ERRORS}, tags=["offers"])
@@ -235,6 +239,7 @@ def create_order(
         None,
         alias="Idempotency-Key",
         max_length=64,
+        pattern=schemas.TEXT,
         description="Any unique string: a retry with the same key returns the first order "
         "(200) instead of buying again.",
     ),
@@ -272,14 +277,21 @@ def create_order(
 class OrderFilters(Schema):
     state: State | None = None
     active: bool | None = schemas.Field(None, description="Only open orders (or only closed).")
-    service: str | None = schemas.Field(None, max_length=120, description="Service slug.")
-    country: str | None = schemas.Field(None, max_length=2, description="ISO code.")
+    service: str | None = schemas.Field(
+        None, max_length=120, pattern=schemas.TEXT, description="Service slug."
+    )
+    country: str | None = schemas.Field(
+        None, max_length=2, pattern=schemas.TEXT, description="ISO code."
+    )
     member: str | None = schemas.Field(
-        None, max_length=150, description="Username (keys of owners and managers only)."
+        None,
+        max_length=150,
+        pattern=schemas.TEXT,
+        description="Username (keys of owners and managers only).",
     )
     since: datetime | None = None
     until: datetime | None = None
-    cursor: str | None = schemas.Field(None, max_length=200)
+    cursor: str | None = schemas.Field(None, max_length=200, pattern=schemas.TEXT)
     limit: int = schemas.Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
@@ -381,7 +393,7 @@ def order_done(request, order_id: uuid.UUID):
 
 class RentalFilters(Schema):
     state: RentalState | None = None
-    cursor: str | None = schemas.Field(None, max_length=200)
+    cursor: str | None = schemas.Field(None, max_length=200, pattern=schemas.TEXT)
     limit: int = schemas.Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 

@@ -9,6 +9,8 @@ from decimal import Decimal
 from ninja import Field, Schema
 
 MONEY = "A decimal amount as a string, in `currency`."
+# No NUL character in any text a client sends: PostgreSQL refuses it in every query.
+TEXT = r"^[^\x00]*$"
 
 
 class ErrorBody(Schema):
@@ -80,22 +82,29 @@ class OrderPage(Schema):
 
 class OrderIn(Schema):
     service: str = Field(
-        max_length=120, description='A service: its slug ("whatsapp") or "u<id>" from offers.'
+        max_length=120,
+        pattern=TEXT,
+        description='A service: its slug ("whatsapp") or "u<id>" from offers.',
     )
     country: str = Field(
-        max_length=120, description='A country: ISO code ("US") or "u<id>" from offers.'
+        max_length=120,
+        pattern=TEXT,
+        description='A country: ISO code ("US") or "u<id>" from offers.',
     )
     offer: str | None = Field(
-        None, max_length=200, description="An offer id from GET /offers to buy first."
+        None, max_length=200, pattern=TEXT, description="An offer id from GET /offers to buy first."
     )
     provider: str | None = Field(
-        None, max_length=100, description="Only this provider account (its id or label)."
+        None,
+        max_length=100,
+        pattern=TEXT,
+        description="Only this provider account (its id or label).",
     )
     max_price: Decimal | None = Field(
         None, gt=0, max_digits=12, decimal_places=4, description="At most this, in USD."
     )
     failover: bool = Field(True, description="On out of stock, try the next cheapest offer.")
-    note: str = Field("", max_length=500)
+    note: str = Field("", max_length=500, pattern=TEXT)
 
 
 class CancelIn(Schema):

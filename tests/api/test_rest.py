@@ -211,6 +211,14 @@ class ErrorEnvelopeTests(RestTestCase):
         )
         self.assertError(self.get("/orders", cursor="garbage!"), 422, "invalid_cursor")
         self.assertError(self.get("/orders", limit=1000), 422, "invalid_request")
+        # A NUL character (PostgreSQL refuses it in any query) is invalid wherever it comes.
+        self.assertError(self.order(note="a\x00b"), 422, "invalid_request")
+        self.assertError(self.order(provider="x\x00"), 422, "invalid_request")
+        self.assertError(self.order(key="k\x00"), 422, "invalid_request")
+        self.assertError(self.get("/orders", member="a\x00"), 422, "invalid_request")
+        self.assertError(self.get("/orders", service="a\x00"), 422, "invalid_request")
+        self.assertError(self.get("/offers", service="a\x00", country="US"), 422, "invalid_request")
+        self.assertFalse(Order.objects.exists())
 
     @override_settings(API_KEY_RATE_LIMIT=3, API_KEY_RATE_PERIOD=60)
     def test_over_the_keys_rate_limit_429_with_retry_after(self):
