@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from accounts.models import Membership, Team
+from accounts.models import Invitation, Membership, Team
 
 
 class MembershipInline(admin.TabularInline):
@@ -30,3 +30,25 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email", "team__name"]
     raw_id_fields = ["user", "team"]
     list_select_related = ["user", "team"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-only: invitations are sent, re-sent and revoked on the team's members page
+    (audited there); the stored token hash is never shown."""
+
+    list_display = ["email", "team", "role", "invited_by", "sent_at", "expires_at", "status"]
+    list_filter = ["role"]
+    search_fields = ["email", "team__name"]
+    list_select_related = ["team", "invited_by"]
+    exclude = ["token_hash"]
+
+    @admin.display(description="State")
+    def status(self, obj):
+        return obj.state().label
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -275,3 +275,18 @@ class WithoutMailTestCase(BaseTestCase):
         self.assertContains(r, "The mail server refused the message.")
         self.assertIsNotNone(LINK.search(r.content.decode()))
         self.assertTrue(Invitation.objects.get().is_open)
+
+
+class InvitationAdminTestCase(InvitationTestCase):
+    def test_staff_see_invitations_read_only_and_never_the_token_hash(self):
+        self.invite()
+        invitation = Invitation.objects.get()
+        staff = make_user("staffer", is_staff=True, is_superuser=True)
+        self.client.force_login(staff)
+        listing = self.client.get(reverse("admin:accounts_invitation_changelist"))
+        self.assertContains(listing, "dana@example.org")
+        self.assertContains(listing, "Pending")
+        page = self.client.get(reverse("admin:accounts_invitation_change", args=[invitation.pk]))
+        self.assertEqual(page.status_code, 200)
+        self.assertNotContains(page, invitation.token_hash)
+        self.assertEqual(self.client.get(reverse("admin:accounts_invitation_add")).status_code, 403)
