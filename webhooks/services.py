@@ -39,6 +39,8 @@ LONGEST_WAIT_SECONDS = 3 * 3600
 # How long an attempt holds its delivery: longer than a POST can take.
 CLAIM = timedelta(seconds=120)
 DUE_BATCH = 500
+# Finished deliveries (delivered or given up) stay in the log this long.
+LOG_DAYS = 30
 
 
 class WebhookError(Exception):
@@ -395,3 +397,16 @@ def deliveries_due(*, now=None) -> int:
     for pk in due:
         async_task("webhooks.tasks.deliver", pk, group="webhooks")
     return len(due)
+
+
+def deliveries_prune(*, now=None) -> int:
+    """Delete finished deliveries older than LOG_DAYS (with their attempts); return how
+    many deliveries went. Pending ones stay, whatever their age."""
+    now = now or timezone.now()
+    old = Delivery.objects.filter(
+        finished_at__lt=now - timedelta(days=LOG_DAYS),
+        state__in=[DeliveryState.DELIVERED, DeliveryState.FAILED],
+    )
+    ids = list(old.values_list("pk", flat=True)[:DUE_BATCH])
+    Delivery.objects.filter(pk__in=ids).delete()
+    return len(ids)

@@ -11,4 +11,5 @@ def deliver(delivery_id: int) -> str:
 
 
 def deliver_due() -> int:
+    services.deliveries_prune()
     return services.deliveries_due()

@@ -270,3 +270,23 @@ class SecretRotationTestCase(BaseTestCase):
         with override_settings(FIELD_ENCRYPTION_KEYS=[new]):  # the old key is gone
             endpoint.refresh_from_db()
             self.assertEqual(endpoint.secret, secret)
+
+
+class LogRetentionTestCase(DeliveryTestCase):
+    def test_finished_deliveries_leave_the_log_after_thirty_days(self):
+        endpoint, _ = self.endpoint("http://127.0.0.1:9/x")
+        old_done, recent_done, old_pending = (self.delivery(endpoint) for _ in range(3))
+        long_ago = timezone.now() - timedelta(days=31)
+        Delivery.objects.filter(pk=old_done.pk).update(
+            state=DeliveryState.DELIVERED, finished_at=long_ago, next_attempt_at=None
+        )
+        Delivery.objects.filter(pk=recent_done.pk).update(
+            state=DeliveryState.FAILED, finished_at=timezone.now(), next_attempt_at=None
+        )
+        Delivery.objects.filter(pk=old_pending.pk).update(
+            created=long_ago, next_attempt_at=timezone.now() + timedelta(hours=1)
+        )
+        tasks.deliver_due()
+        self.assertEqual(
+            set(Delivery.objects.values_list("pk", flat=True)), {recent_done.pk, old_pending.pk}
+        )
