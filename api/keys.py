@@ -19,16 +19,19 @@ import hmac
 import math
 import secrets
 import string
+import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
 
 from accounts.roles import Permission
 from api.models import ApiKey, Scope
-from providers.ratelimit import RateBudget
+from providers.models import RateCounter
+from providers.ratelimit import CacheStore, default_store
 
 PREFIX_HEAD = "smsd"
 PREFIX_RANDOM = 8
@@ -39,10 +42,6 @@ ALPHABET = string.ascii_letters + string.digits
 # `last_used_at` is written at most this often per key: a status poll every second
 # costs no write.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
-
-# try_acquire asks for a wait this short when the store was slow and the slot it
-# took belongs to the last slice: the budget had room, so try again at once.
-SLOT_AGED = 0.01
 
 # What each scope needs of the member's role (accounts/roles.py).
 SCOPE_PERMISSION = {Scope.READ: Permission.VIEW, Scope.ORDER: Permission.ORDER}
@@ -130,26 +129,49 @@ def _touch(key: ApiKey, ip: str | None, now) -> None:
 
 
 # --- the per-key rate limit -----------------------------------------------------------------
+#
+# Fixed windows of API_KEY_RATE_PERIOD seconds, at most API_KEY_RATE_LIMIT requests in
+# each, counted for every web worker together in the store providers.ratelimit picks:
+# the cache when it counts atomically (Redis, local memory), else the RateCounter table.
+# Not RateBudget's sliding window: that costs five statements and a transaction per
+# request on the database store, and a tool polling getStatus every second must cost
+# less than that (docs/BENCHMARKS.md). Here one request is one atomic increment: a
+# cache INCR, or one INSERT ... ON CONFLICT DO UPDATE ... RETURNING statement.
 
 
-def budget(key: ApiKey) -> RateBudget:
-    """The key's request budget: API_KEY_RATE_LIMIT requests per API_KEY_RATE_PERIOD s,
-    shared by every web worker (providers.ratelimit's sliding window)."""
-    return RateBudget(
-        f"apikey:{key.prefix}", settings.API_KEY_RATE_LIMIT, settings.API_KEY_RATE_PERIOD
-    )
-
-
-def retry_after(key: ApiKey) -> int:
+def retry_after(key: ApiKey, now: float | None = None) -> int:
     """0 when `key` may make a request now (the request is counted), else the whole
-    seconds to wait (for a 429's Retry-After)."""
-    rate = budget(key)
-    wait = rate.try_acquire()
-    for _ in range(3):
-        if not 0 < wait < SLOT_AGED:
-            break
-        wait = rate.try_acquire()  # the slot aged while the store was slow: not a refusal
-    return 0 if wait == 0 else max(1, math.ceil(wait))
+    seconds until its window ends (for a 429's Retry-After)."""
+    period = float(settings.API_KEY_RATE_PERIOD)
+    now = time.time() if now is None else now
+    window = int(now // period)
+    name = f"ak:{key.prefix}:{window}"
+    store = default_store()
+    if isinstance(store, CacheStore):
+        count = store.incr(name, ttl=period * 2)
+    else:
+        count = _count_in_database(name, period)
+    if count <= settings.API_KEY_RATE_LIMIT:
+        return 0
+    return max(1, math.ceil((window + 1) * period - now))
+
+
+def _count_in_database(name: str, period: float) -> int:
+    """One more request in the RateCounter row `name`; return the row's count."""
+    table = connection.ops.quote_name(RateCounter._meta.db_table)
+    expires = timezone.now() + timedelta(seconds=period * 2)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({_q('key')}, {_q('count')}, {_q('expires')}) "  # noqa: S608 - names, not values
+            f"VALUES (%s, 1, %s) ON CONFLICT ({_q('key')}) "
+            f"DO UPDATE SET {_q('count')} = {table}.{_q('count')} + 1 RETURNING {_q('count')}",
+            [name, connection.ops.adapt_datetimefield_value(expires)],
+        )
+        return cursor.fetchone()[0]
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
 
 
 def too_many_requests(

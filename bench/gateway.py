@@ -58,6 +58,7 @@ class Options:
     warm_up: float = 5.0
     web_workers: int = 2
     web_threads: int = 8
+    processes: int = 2  # client processes
     sandbox: str = "subprocess"  # or "inprocess" (the smoke test)
     server: str = "gunicorn"  # or "thread" (the smoke test: Django's test server)
     seed: int = 14
@@ -72,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=float, default=defaults.interval)
     parser.add_argument("--web-workers", type=int, default=defaults.web_workers)
     parser.add_argument("--web-threads", type=int, default=defaults.web_threads)
+    parser.add_argument(
+        "--processes", type=int, default=defaults.processes, help="client processes"
+    )
     parser.add_argument("--output", default=defaults.output)
     parser.add_argument("--keep-db", action="store_true")
 
@@ -260,9 +264,11 @@ def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     }
 
 
-def window(sandbox: base.Sandbox, seconds: float, clients=None, url="", interval=1.0) -> dict:
+def window(
+    sandbox: base.Sandbox, seconds: float, clients=None, url="", interval=1.0, processes=2
+) -> dict:
     """Count the sandbox's requests over `seconds`, with `clients` polling meanwhile."""
-    polling = Polling(url, clients, seconds, interval) if clients else None
+    polling = Polling(url, clients, seconds, interval, processes) if clients else None
     before = upstream_counts(sandbox)
     started = time.monotonic()
     if polling:
@@ -280,48 +286,43 @@ def window(sandbox: base.Sandbox, seconds: float, clients=None, url="", interval
 
 class Polling:
     """Each client polls getStatus for its activation every `interval` s until the
-    window ends, on its own keep-alive connection; latencies measured at the client."""
+    window ends, on its own keep-alive connection; latencies measured at the client.
 
-    def __init__(self, url: str, clients: list, seconds: float, interval: float):
+    The clients run in `processes` child processes (threads within each), so their own
+    Python work does not queue behind the engine's threads in this process."""
+
+    def __init__(self, url: str, clients: list, seconds: float, interval: float, processes=2):
         self.url, self.clients, self.seconds, self.interval = url, clients, seconds, interval
-        self.latencies: list[list[float]] = [[] for _ in clients]
-        self.answers: list[dict[str, int]] = [{} for _ in clients]
-        self.threads: list[threading.Thread] = []
+        self.processes = max(1, min(processes, len(clients)))
+        self.children: list = []
 
     def start(self) -> None:
-        self.deadline = time.monotonic() + self.seconds
-        for n, (raw, activation) in enumerate(self.clients):
-            thread = threading.Thread(target=self.client, args=(n, raw, activation), daemon=True)
-            thread.start()
-            self.threads.append(thread)
+        import multiprocessing
 
-    def client(self, n: int, raw: str, activation: str) -> None:
-        import requests
-
-        session = requests.Session()
-        params = {"api_key": raw, "action": "getStatus", "id": activation}
-        # Spread the clients over the first interval, as independent tools would be.
-        next_call = time.monotonic() + self.interval * n / len(self.clients)
-        while next_call < self.deadline:
-            time.sleep(max(0.0, next_call - time.monotonic()))
-            began = time.perf_counter()
-            try:
-                response = session.get(f"{self.url}/api/handler_api.php", params=params, timeout=10)
-                kind = f"{response.status_code} {response.text.split(':')[0]}"
-            except Exception as exc:  # counted, not fatal: the figures show it
-                kind = f"error {type(exc).__name__}"
-            self.latencies[n].append((time.perf_counter() - began) * 1000)
-            self.answers[n][kind] = self.answers[n].get(kind, 0) + 1
-            next_call += self.interval
+        context = multiprocessing.get_context("fork")
+        self.results = context.Queue()
+        deadline = time.time() + self.seconds
+        for p in range(self.processes):
+            chunk = list(enumerate(self.clients))[p :: self.processes]
+            child = context.Process(
+                target=_poll_chunk,
+                args=(self.url, chunk, len(self.clients), deadline, self.interval, self.results),
+                daemon=True,
+            )
+            child.start()
+            self.children.append(child)
 
     def finish(self) -> dict[str, Any]:
-        for thread in self.threads:
-            thread.join(30)
-        every = sorted(v for per in self.latencies for v in per)
+        every: list[float] = []
         totals: dict[str, int] = {}
-        for per in self.answers:
-            for kind, count in per.items():
+        for _ in self.children:
+            latencies, answers = self.results.get(timeout=self.seconds + 60)
+            every += latencies
+            for kind, count in answers.items():
                 totals[kind] = totals.get(kind, 0) + count
+        for child in self.children:
+            child.join(10)
+        every.sort()
         return {
             "calls": len(every),
             "calls_per_second": round(len(every) / self.seconds, 1),
@@ -333,6 +334,43 @@ class Polling:
                 "max": round(every[-1], 2) if every else None,
             },
         }
+
+
+def _poll_chunk(url: str, chunk: list, total: int, deadline: float, interval: float, out):
+    """A child process: one thread per client of `chunk`; puts (latencies, answers)."""
+    latencies: list[float] = []
+    answers: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def client(n: int, raw: str, activation: str) -> None:
+        import requests
+
+        session = requests.Session()
+        params = {"api_key": raw, "action": "getStatus", "id": activation}
+        # Spread the clients over the first interval, as independent tools would be.
+        next_call = time.time() + interval * n / total
+        while next_call < deadline:
+            time.sleep(max(0.0, next_call - time.time()))
+            began = time.perf_counter()
+            try:
+                response = session.get(f"{url}/api/handler_api.php", params=params, timeout=10)
+                kind = f"{response.status_code} {response.text.split(':')[0]}"
+            except Exception as exc:  # counted, not fatal: the figures show it
+                kind = f"error {type(exc).__name__}"
+            took = (time.perf_counter() - began) * 1000
+            with lock:
+                latencies.append(took)
+                answers[kind] = answers.get(kind, 0) + 1
+            next_call += interval
+
+    threads = [
+        threading.Thread(target=client, args=(n, raw, act), daemon=True) for n, (raw, act) in chunk
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.time()) + 30)
+    out.put((latencies, answers))
 
 
 def _pct(ordered: list[float], p: float) -> float | None:
@@ -367,7 +405,9 @@ def run(options: Options, command: str = "python -m bench --gateway") -> dict[st
             base._say(f"window without clients: {options.seconds:g} s")
             quiet = window(sandbox, options.seconds)
             base._say(f"window with {options.clients} clients polling getStatus")
-            busy = window(sandbox, options.seconds, clients, web.url, options.interval)
+            busy = window(
+                sandbox, options.seconds, clients, web.url, options.interval, options.processes
+            )
         finally:
             base.stop_pollers(group, stop)
     results = {

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.roles import Role
 from api import keys
@@ -16,6 +17,8 @@ from api.models import ApiOrder, Scope
 from api.services import api_key_create
 from audit.models import AuditEvent
 from orders.models import Order, State
+from providers.models import RateCounter
+from providers.ratelimit import DatabaseStore
 from tests.orders.base import SandboxTestCase
 
 URL = "/api/handler_api.php"
@@ -260,7 +263,7 @@ class RefusalTests(GatewayTestCase):
         self.assertEqual(self.text("setStatus", id=activation, status="8"), "ACCESS_CANCEL")
 
 
-@override_settings(API_KEY_RATE_LIMIT=3, API_KEY_RATE_PERIOD=60)
+@override_settings(API_KEY_RATE_LIMIT=3, API_KEY_RATE_PERIOD=3600)
 class RateLimitTests(GatewayTestCase):
     def test_a_key_over_its_budget_gets_429_with_retry_after(self):
         for _ in range(3):
@@ -275,6 +278,27 @@ class RateLimitTests(GatewayTestCase):
         self.assertEqual(self.call("getBalance", raw=other).status_code, 200)
         # A bad key is not counted against anyone.
         self.assertEqual(self.call("getBalance", raw="x" * 44).content, b"BAD_KEY")
+
+    def test_the_database_store_counts_the_same_way(self):
+        with override_settings(RATE_BUDGET_STORE="database"):
+            for _ in range(3):
+                self.assertEqual(self.call("getBalance").status_code, 200)
+            response = self.call("getBalance")
+            self.assertEqual(response.status_code, 429)
+            self.assertGreaterEqual(int(response["Retry-After"]), 1)
+        row = RateCounter.objects.get(key__startswith=f"ak:{self.key.prefix}:")
+        self.assertEqual(row.count, 4)
+        self.assertGreater(row.expires, timezone.now())
+        self.assertEqual(DatabaseStore.purge_expired(), 0)  # the purge reads the expiry
+
+    def test_retry_after_is_the_rest_of_the_window(self):
+        from api.keys import retry_after
+
+        start = 7200.0 * 1000  # the start of a window
+        for _ in range(3):
+            self.assertEqual(retry_after(self.key, now=start + 10), 0)
+        self.assertEqual(retry_after(self.key, now=start + 10), 3590)
+        self.assertEqual(retry_after(self.key, now=start + 3600), 0)  # the next window
 
     def test_keys_never_reach_a_log_line(self):
         with self.assertLogs(level="DEBUG") as logs:
