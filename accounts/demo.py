@@ -6,7 +6,10 @@ that users may have edited since.
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -97,3 +100,28 @@ def create_sandbox_accounts(team: Team) -> list:
             )
         accounts.append(account)
     return accounts
+
+
+# --- the demo's own sandbox ------------------------------------------------------------------
+
+# The sandbox the demo starts answers /control only to this checkout's token (the header
+# X-Sandbox-Token), so a demo can tell its own sandbox from somebody else's on the port.
+SANDBOX_TOKEN_FILE = Path(settings.BASE_DIR) / "var" / "sandbox.token"
+
+
+def sandbox_token(path: Path | None = None) -> str:
+    """This checkout's sandbox token (made once, readable by its owner only)."""
+    path = Path(path or SANDBOX_TOKEN_FILE)
+    if path.is_file() and path.read_text().strip():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    return token
+
+
+def sandbox_control_headers(path: Path | None = None) -> dict[str, str]:
+    """Headers for the demo sandbox's /control endpoints (deliver a code, ...)."""
+    return {"X-Sandbox-Token": sandbox_token(path)}

@@ -25,11 +25,18 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import requests
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import LOGINS, create_demo_team, create_sandbox_accounts
+from accounts.demo import (
+    LOGINS,
+    SANDBOX_TOKEN_FILE,
+    create_demo_team,
+    create_sandbox_accounts,
+    sandbox_token,
+)
 
 BASE_DIR = Path(settings.BASE_DIR)
 COLOURS = {"web": "\033[36m", "tasks": "\033[35m", "sandbox": "\033[33m"}
@@ -83,10 +90,24 @@ class Command(BaseCommand):
             help="The sandbox's accounts and orders across runs (var/sandbox.json).",
         )
         parser.add_argument("--setup-only", action="store_true", help="Set up data, run nothing.")
+        parser.add_argument(
+            "--logins",
+            action="store_true",
+            help="Print the demo's address and logins again (for --port), and nothing else.",
+        )
+        parser.add_argument(
+            "--sandbox-token-file",
+            default=str(SANDBOX_TOKEN_FILE),
+            help="This checkout's sandbox token (var/sandbox.token): a sandbox already on the "
+            "port is reused only when it answers to it.",
+        )
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
             raise CommandError("The demo runs with DEBUG on only (it prints known passwords).")
+        if options.get("logins"):
+            self._print_logins(options["port"], running=False)
+            return
         self.processes: list[tuple[str, subprocess.Popen]] = []
         self.outputs: list[Output] = []
         previous = {signum: signal.signal(signum, _raise_stopped) for signum in STOP_SIGNALS}
@@ -104,22 +125,44 @@ class Command(BaseCommand):
     def _run(self, options) -> None:
         if options["sandbox_port"]:
             _use_sandbox_port(options["sandbox_port"])
+        if not options["setup_only"] and _listening("127.0.0.1", options["port"]):
+            raise CommandError(
+                f"Port {options['port']} is taken (another demo, or another program). "
+                f"Choose free ones: make demo PORT={options['port'] + 10} "
+                f"SANDBOX_PORT={options['port'] + 11}"
+            )
+        self.token = sandbox_token(options.get("sandbox_token_file") or SANDBOX_TOKEN_FILE)
         team = create_demo_team()
         if settings.SANDBOX_ENABLED:
             self._start_sandbox(Path(options["sandbox_state"]))
             self._set_up_sandbox_accounts(team)
             self._set_up_activity(team)
         call_command("setup_schedules", stdout=self.stdout)
-        self._print_logins(options["port"])
         if options["setup_only"]:
+            self._print_logins(options["port"], running=False)
             return
-        self._start("web", ["runserver", f"127.0.0.1:{options['port']}", "--noreload"])
+        web = self._start("web", ["runserver", f"127.0.0.1:{options['port']}", "--noreload"])
         self._start("tasks", ["qcluster"])
+        self._wait_until_serving(web, options["port"])
+        # Last, after the children's start-up lines, where it stays visible.
+        self._print_logins(options["port"])
         self._wait()
+
+    def _wait_until_serving(self, web: subprocess.Popen, port: int) -> None:
+        deadline = time.monotonic() + 30
+        while not _listening("127.0.0.1", port):
+            self._show_output()
+            if time.monotonic() > deadline or _exit_status(web.pid) is not None:
+                raise CommandError(f"The web server did not start on port {port}.")
+            time.sleep(0.2)
+        time.sleep(0.5)  # its "Starting development server" lines come first
+        self._show_output()
 
     # --- processes --------------------------------------------------------------------
     def _start(self, name: str, args: list[str]) -> subprocess.Popen:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "SANDBOX_URL": settings.SANDBOX_URL}
+        if name == "sandbox":  # by the environment: a flag would show in `ps` to every user
+            env["SANDBOX_CONTROL_TOKEN"] = self.token
         output = Output(name)
         try:
             process = subprocess.Popen(  # noqa: S603 - our own manage.py, fixed arguments
@@ -177,8 +220,19 @@ class Command(BaseCommand):
         url = urlsplit(settings.SANDBOX_URL)
         host, port = url.hostname or "127.0.0.1", url.port or 8001
         if _listening(host, port):
-            self.stdout.write(f"A sandbox is already listening on {host}:{port}; using it.")
-            return
+            owner = _sandbox_owner(f"http://{host}:{port}", self.token)
+            if owner == "ours":
+                self.stdout.write(f"This checkout's sandbox is already on {host}:{port}; using it.")
+                return
+            what = (
+                "somebody else's sandbox (it does not answer to this checkout's token)"
+                if owner == "theirs"
+                else "a program that is not a smsdesk sandbox"
+            )
+            raise CommandError(
+                f"Port {port} has {what}: the demo will not use it. Choose another port: "
+                f"make demo SANDBOX_PORT=<free port> (and PORT=<free port> for the portal)."
+            )
         state_file.parent.mkdir(parents=True, exist_ok=True)
         sandbox = self._start(
             "sandbox",
@@ -229,12 +283,14 @@ class Command(BaseCommand):
         if placed:
             self.stdout.write(f"Demo activity: {placed} orders bought from the sandbox.")
 
-    def _print_logins(self, port: int) -> None:
+    def _print_logins(self, port: int, *, running: bool = True) -> None:
         self.stdout.write(self.style.SUCCESS(f"\nsmsdesk demo: http://127.0.0.1:{port}/"))
         for login in LOGINS:
             self.stdout.write(f"  {login.username:<8} / {login.password:<16} {login.note}")
         self.stdout.write(f"  (owner is also an admin: http://127.0.0.1:{port}/admin/)")
-        self.stdout.write("Ctrl-C stops everything.\n")
+        self.stdout.write(f"These again: python manage.py demo --logins --port {port}")
+        if running:
+            self.stdout.write("Ctrl-C stops everything.\n")
 
 
 def _raise_stopped(signum: int, frame) -> None:
@@ -280,6 +336,22 @@ def _follow_sandbox(account) -> None:
     if url.netloc != sandbox.netloc:
         account.base_url = url._replace(scheme=sandbox.scheme, netloc=sandbox.netloc).geturl()
         ProviderAccount.objects.filter(pk=account.pk).update(base_url=account.base_url)
+
+
+def _sandbox_owner(base_url: str, token: str) -> str:
+    """Who runs the sandbox at `base_url`: "ours" (its /control answers to `token` and
+    to nobody without it), "theirs" (another token, or none: anyone's), or "other" (no
+    smsdesk sandbox answers there)."""
+    try:
+        with_token = requests.get(
+            f"{base_url}/control/health", headers={"X-Sandbox-Token": token}, timeout=3
+        )
+        without = requests.get(f"{base_url}/control/health", timeout=3)
+    except requests.RequestException:
+        return "other"
+    if with_token.headers.get("X-Smsdesk-Sandbox") != "1":
+        return "other"
+    return "ours" if with_token.status_code == 200 and without.status_code == 401 else "theirs"
 
 
 def _listening(host: str, port: int) -> bool:
