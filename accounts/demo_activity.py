@@ -25,6 +25,8 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.demo import sandbox_control_headers
+
 log = logging.getLogger(__name__)
 
 PAIRS = (
@@ -96,7 +98,8 @@ def _activity_for(team, account, rng) -> int:
 def _deliver(account, order) -> None:
     url = f"{settings.SANDBOX_URL.rstrip('/')}/control/orders/{account.kind}/{order.upstream_id}"
     try:
-        requests.post(f"{url}/deliver", json={}, timeout=5).raise_for_status()
+        headers = sandbox_control_headers()  # the demo's sandbox answers its owner only
+        requests.post(f"{url}/deliver", json={}, headers=headers, timeout=5).raise_for_status()
     except requests.RequestException as exc:
         log.info("demo delivery for %s failed: %s", order.upstream_id, exc)
 
