@@ -24,6 +24,7 @@ them afterwards, so run it on a database nothing else writes to meanwhile.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
@@ -173,27 +174,60 @@ class Ids:
         return value
 
 
-def write(model, objects: list) -> int:
-    """Insert `objects` (with their ids set) as they are: no save(), no auto_now."""
-    if not objects:
-        return 0
+class Row(dict):
+    """One row to write: field attnames to values, read and set as attributes."""
+
+    __getattr__ = dict.__getitem__
+    __setattr__ = dict.__setitem__
+
+    @property
+    def pk(self):
+        return self["id"]
+
+
+def _layout(model) -> tuple[list, dict, list]:
+    """The model's columns, the prepared value of each default, and the fields whose
+    default is computed per row (uuid4; JSON defaults are the same text every row)."""
     fields = model._meta.concrete_fields
-    columns = [f.column for f in fields]
-    rows = [
-        tuple(f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields)
-        for obj in objects
+    template = model()
+    defaults = {}
+    for f in fields:
+        value = f.get_db_prep_save(getattr(template, f.attname), connection)
+        defaults[f.attname] = json.dumps(value) if isinstance(value, dict | list) else value
+    per_row = [
+        f
+        for f in fields
+        if f.has_default() and callable(f.default) and not isinstance(f.get_default(), dict | list)
     ]
+    return fields, defaults, per_row
+
+
+def write(model, rows: list[Row]) -> int:
+    """Insert `rows` (ids set) as they are: no save(), no auto_now. PostgreSQL gets plain
+    tuples through COPY; other databases model instances' prepared values."""
+    if not rows:
+        return 0
+    fields, defaults, per_row = _layout(model)
+    columns = [f.column for f in fields]
     table = connection.ops.quote_name(model._meta.db_table)
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            names = [f.attname for f in fields]
             with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row)
+                    for f in per_row:
+                        if f.attname not in row:
+                            row[f.attname] = f.get_default()
+                    copy.write_row(tuple(row.get(n, defaults[n]) for n in names))
         else:
+            prepared = [
+                tuple(f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields)
+                for obj in (model(**row) for row in rows)
+            ]
             marks = ", ".join(["%s"] * len(columns))
             sql = f"INSERT INTO {table} ({quoted}) VALUES ({marks})"  # noqa: S608 - model names
-            cursor.executemany(sql, rows)
+            cursor.executemany(sql, prepared)
     return len(rows)
 
 
@@ -368,7 +402,7 @@ class Generator:
             failed = state == State.FAILED
             cost = None if failed else self._cost(account.kind)
             wait = timedelta(seconds=self.rng.randint(8, 240))
-            order = Order(
+            order = Row(
                 id=pk,
                 team_id=team["team"].pk,
                 account_id=account.pk,
@@ -400,7 +434,7 @@ class Generator:
             orders.append(order)
             if has_code:
                 messages.append(
-                    OrderMessage(
+                    Row(
                         id=self.message_ids.take(),
                         order_id=pk,
                         upstream_order_id=upstream,
@@ -434,7 +468,7 @@ class Generator:
     def _entry(self, team, account, member, kind, amount, order=None, rental=None, event=""):
         subject = order or rental
         ref = subject.upstream_id
-        return LedgerEntry(
+        return Row(
             id=self.ledger_ids.take(),
             code=uuid.UUID(int=self.rng.getrandbits(128), version=4),
             team_id=team["team"].pk,
@@ -464,7 +498,7 @@ class Generator:
             days = self.rng.choice((1, 3, 7, 14, 30))
             pk = self.rental_row_ids.take()
             expires = created + timedelta(days=days)
-            rental = Rental(
+            rental = Row(
                 id=pk,
                 team_id=team["team"].pk,
                 account_id=account.pk,
@@ -493,7 +527,7 @@ class Generator:
             for m in range(self.rng.randint(0, 3)):
                 at = created + timedelta(hours=self.rng.randint(1, 24 * days))
                 messages.append(
-                    RentalMessage(
+                    Row(
                         id=self.rental_ids.take(),
                         rental_id=pk,
                         sender=service.name,
