@@ -126,3 +126,21 @@ def test_make_demo_takes_both_ports_and_the_sandbox_follows_the_portal():
     )
     assert re.search(r"demo --port 8020 --sandbox-port 8021$", dry_run("PORT=8020"))
     assert re.search(r"demo --port 8000 --sandbox-port 8001$", dry_run())
+
+
+def test_the_task_clusters_bookkeeping_lines_are_hidden(tmp_path):
+    lines = [
+        b"12:00:01,000 INFO django-q Process-ab12 processing jig-one 'sync.tasks.cycle' [sync]",
+        b"12:00:01,100 INFO sync.engine sync SMSPool (sandbox): 1 requests; following 2 orders",
+        b"12:00:01,200 INFO django-q Processed 'sync.tasks.cycle' (jig-one)",
+        b"12:00:01,300 INFO django-q Enqueued [smsdesk] 22",
+        b"12:00:01,400 INFO django-q Q Cluster fish-oscar [smsdesk] running.",
+    ]
+    output = demo.Output("tasks", hide=demo.TASK_CHATTER)
+    with open(output.fd, "wb") as child:
+        child.write(b"\n".join(lines) + b"\n")
+    shown = StringIO()
+    output.show(shown)
+    text = shown.getvalue()
+    assert "sync SMSPool (sandbox)" in text and "[smsdesk] running" in text
+    assert "processing" not in text and "Processed" not in text and "Enqueued" not in text

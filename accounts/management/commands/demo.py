@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -54,10 +55,17 @@ class Stopped(Exception):
     """A stop signal arrived."""
 
 
+# The task cluster's own line per task ("processing", "Processed", "Enqueued"): hidden
+# unless LOG_LEVEL=DEBUG, so the demo shows one line per sync cycle (sync.engine) and
+# what else happens, not three lines of bookkeeping per task.
+TASK_CHATTER = re.compile(rb" INFO django-q (?:Process-\S+ processing |Processed '|Enqueued \[)")
+
+
 class Output:
     """What a child writes (to an unlinked file), shown line by line with a prefix."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, hide: re.Pattern | None = None):
+        self.hide = hide
         fd, path = tempfile.mkstemp(prefix=f"smsdesk-demo-{name}-")
         self.fd = fd  # the child's stdout and stderr; closed here once it is started
         self.reader = open(path, "rb")  # noqa: SIM115 - lives as long as the child
@@ -69,6 +77,8 @@ class Output:
         """Write the complete lines that arrived since the last call."""
         *lines, self.partial = (self.partial + self.reader.read()).split(b"\n")
         for line in lines:
+            if self.hide is not None and self.hide.search(line):
+                continue
             out.write(self.prefix + line.decode(errors="replace"))
         out.flush()
 
@@ -163,7 +173,8 @@ class Command(BaseCommand):
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "SANDBOX_URL": settings.SANDBOX_URL}
         if name == "sandbox":  # by the environment: a flag would show in `ps` to every user
             env["SANDBOX_CONTROL_TOKEN"] = self.token
-        output = Output(name)
+        quiet = name == "tasks" and os.environ.get("LOG_LEVEL", "").upper() != "DEBUG"
+        output = Output(name, hide=TASK_CHATTER if quiet else None)
         try:
             process = subprocess.Popen(  # noqa: S603 - our own manage.py, fixed arguments
                 [sys.executable, "manage.py", *args],
