@@ -61,8 +61,12 @@ def url_problem(url: str) -> str:
     ("host" or "host:port") may be anything, plain http included. A name that
     resolves inside the network is refused like the address itself.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port out of range
+    except ValueError:  # "https://[::1", "https://host:99999"
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         return "Enter a full address such as https://hooks.example.com/smsdesk."
     if parts.username or parts.password:
         return "Leave user names and passwords out of the address; the signature proves the sender."

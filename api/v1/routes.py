@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from ninja import Body, Header, Query, Router, Schema, Status
 from ninja.responses import codes_4xx
 
@@ -315,11 +316,19 @@ def list_orders(request, filters: Query[OrderFilters]):
             raise ApiError(403, "forbidden", "Only keys of owners and managers see other members.")
         rows = rows.filter(ordered_by__username=filters.member)
     if filters.since:
-        rows = rows.filter(created__gte=filters.since)
+        rows = rows.filter(created__gte=_moment(filters.since, "since"))
     if filters.until:
-        rows = rows.filter(created__lte=filters.until)
+        rows = rows.filter(created__lte=_moment(filters.until, "until"))
     found, cursor = page(rows, filters.cursor, filters.limit)
     return {"data": [order_data(o) for o in found], "next_cursor": cursor}
+
+
+def _moment(value: datetime, name: str) -> datetime:
+    """`value` with a time zone (the portal's when it has none), within years 2000-9998
+    (beyond them the conversion to UTC, or the database, fails)."""
+    if not 2000 <= value.year <= 9998:
+        raise ApiError(422, "invalid_request", f"{name}: choose a date between 2000 and 9998.")
+    return value if timezone.is_aware(value) else timezone.make_aware(value)
 
 
 @router.get("/orders/{order_id}", response={200: schemas.OrderOut, **ERRORS}, tags=["orders"])

@@ -211,6 +211,8 @@ class ErrorEnvelopeTests(RestTestCase):
         )
         self.assertError(self.get("/orders", cursor="garbage!"), 422, "invalid_cursor")
         self.assertError(self.get("/orders", limit=1000), 422, "invalid_request")
+        self.assertError(self.get("/orders", since="9999-12-31"), 422, "invalid_request")
+        self.assertEqual(self.get("/orders", since="2020-01-01").status_code, 200)
         # A NUL character (PostgreSQL refuses it in any query) is invalid wherever it comes.
         self.assertError(self.order(note="a\x00b"), 422, "invalid_request")
         self.assertError(self.order(provider="x\x00"), 422, "invalid_request")
@@ -482,3 +484,36 @@ class DocsTests(RestTestCase):
             for method in operations
         }
         self.assertEqual(listed, documented)
+
+
+class HostileInputTests(RestTestCase):
+    """Every hostile value of the portal's fuzz list in every parameter: never a 500,
+    always the envelope."""
+
+    def test_no_parameter_answers_a_500(self):
+        from tests.security.test_fuzz_forms import HOSTILE
+
+        self.member.monthly_spend_limit = Decimal("0")  # whatever gets through buys nothing
+        self.member.save()
+        order = self.order(raw=self.key_for(self.manager)).json()["id"]
+        checked = 0
+        for value in HOSTILE:
+            for field in ("state", "active", "service", "country", "since", "until", "cursor"):
+                checked += self.calm(self.get("/orders", **{field: value}))
+            checked += self.calm(self.get("/offers", service=value, country=value))
+            checked += self.calm(self.get("/rentals", state=value, cursor=value))
+            for field in ("service", "country", "offer", "provider", "max_price", "note"):
+                body = {"service": "whatsapp", "country": "US", field: value}
+                checked += self.calm(self.post("/orders", body))
+            checked += self.calm(
+                self.post("/orders", {"service": "whatsapp"}, **{"Idempotency-Key": value})
+            )
+            checked += self.calm(self.post(f"/orders/{order}/cancel", {"when_allowed": value}))
+        self.assertGreater(checked, 600)
+        self.assertEqual(Order.objects.count(), 1)
+
+    def calm(self, response) -> int:
+        self.assertLess(response.status_code, 500, response.content[:300])
+        if response.status_code >= 400:
+            self.assertIn("error", response.json())
+        return 1

@@ -62,6 +62,7 @@ FORMS = [
     Form("member_role", "membership", "POST", ("role",)),
     Form("member_spend_limit", "membership", "POST", ("monthly_spend_limit",)),
     Form("team_settings", "team", "POST", ("name",)),
+    Form("webhooks", "team", "POST", ("url", "description", "events", "enabled")),
     Form("teams", "", "POST", ("name",)),
     Form("switch_team", "", "POST", ("team",)),
     Form("provider_add", "team", "POST", ("kind", "label", "base_url", "currency", "enabled",

@@ -162,6 +162,8 @@ class InsideTheNetworkTestCase(BaseTestCase):
                 self.assertIn("inside the network", services.url_problem(url))
         self.assertIn("https", services.url_problem("http://93.184.216.34/hook"))
         self.assertIn("full address", services.url_problem("ftp://93.184.216.34/"))
+        self.assertIn("full address", services.url_problem("https://[::1/hook"))
+        self.assertIn("full address", services.url_problem("https://93.184.216.34:99999/"))
         self.assertIn("passwords", services.url_problem("https://u:p@93.184.216.34/"))
         self.assertEqual(services.url_problem("https://93.184.216.34/hook"), "")
 
