@@ -6,12 +6,13 @@ changed: only the rows that changed (and those that entered or left the board), 
 the whole board; the browser swaps them in place (static/js/smsdesk.js).
 
 What changed is found from `updated` (bumped by every save()). A few writes go
-through update() and leave it alone: scheduling a cancel, the provider's refusals and the poller's
-claim (the cancel fields), and the unconfirmed-purchase paths (an order entering
-the board as unconfirmed, or failing out of it, or being marked "cannot confirm").
-The version carries a digest of exactly those fields; when it moved, the rows they
-can touch (scheduled cancels, refused cancels, unconfirmed purchases: a handful)
-are sent as well.
+through update() and leave it alone: scheduling a cancel, the provider's refusals
+and the poller's claim (the cancel fields); the unconfirmed-purchase paths (an
+order entering the board as unconfirmed, failing out of it, or being marked
+"cannot confirm"); the member API's label on the orders it placed. The version
+carries a digest of exactly those fields; when it moved, the rows they can touch
+(scheduled or refused cancels, unconfirmed purchases, purchases failed since,
+rows the API labelled lately: a handful) are sent as well.
 """
 
 from __future__ import annotations
@@ -201,6 +202,7 @@ def version(team) -> str:
         unconfirmed=Count("id", filter=unconfirmed),
         unconfirmed_ids=Sum("id", filter=unconfirmed),
         cannot_confirm=Count("id", filter=unconfirmed & Q(error_category="cannot_confirm")),
+        via_api=Count("id", filter=~Q(placed_via="")),
     )
     last = _micros(next(iter(newest), None))
     board = _digest(stats["n"], stats["ids"])
@@ -211,11 +213,13 @@ def version(team) -> str:
         stats["unconfirmed"],
         stats["unconfirmed_ids"],
         stats["cannot_confirm"],
+        stats["via_api"],
     )
     return f"{last}_{board}_{side}"
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+API_LABEL_DELAY = timedelta(minutes=2)
 
 
 def _micros(moment) -> int:
@@ -261,6 +265,9 @@ def changed_since(team, seen: Seen, current: str):
             Q(cancel_requested=True) | Q(cancel_refusals__gt=0) | Q(state=State.UNCONFIRMED)
         )
         touched |= Q(state=State.FAILED, finished_at__gt=seen.since)
+        # The member API labels its orders right after placing them (api.placement).
+        recent = seen.since - API_LABEL_DELAY
+        touched |= Q(state__in=BOARD_STATES, updated__gt=recent) & ~Q(placed_via="")
     # A few rows: joined in one query, rather than prefetched in two more.
     changed = lean(Order.objects.filter(team=team).filter(touched))
     return changed.prefetch_related(None).select_related("account", "ordered_by")

@@ -110,6 +110,14 @@ class ChangedRowsTestCase(LiveBoardTestCase):
         r = self.poll(seen)
         self.assertEqual(set(rows_in(r)), {str(scheduled.code), str(refused.code)})
 
+    def test_the_member_api_label_written_after_placing_reaches_the_row(self):
+        placed = self.order()
+        seen = self.version()
+        Order.objects.filter(pk=placed.pk).update(placed_via="API: qa bot")  # api.placement
+        r = self.poll(seen)
+        self.assertEqual(rows_in(r), [str(placed.code)])
+        self.assertContains(r, "API: qa bot")
+
     def test_an_unconfirmed_purchase_that_fails_by_update_leaves_the_board(self):
         unconfirmed = self.order(state=State.UNCONFIRMED, upstream_id="", phone_number="")
         seen = self.version()
