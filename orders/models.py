@@ -219,3 +219,29 @@ class OrderMessage(models.Model):
 
     def __str__(self) -> str:
         return self.code or self.text[:40]
+
+
+class FavouritePair(models.Model):
+    """A service and country a member starred on the order form (one click away).
+
+    Keys are the order form's pick-list values: a canonical slug or ISO code, or
+    "u<id>" of one of the team's catalogue rows; the label is kept as it read then.
+    """
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    service_key = models.CharField(max_length=64)
+    country_key = models.CharField(max_length=64)
+    label = models.CharField(max_length=250)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "user", "service_key", "country_key"], name="one_favourite_per_pair"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label
