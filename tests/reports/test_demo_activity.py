@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.demo import create_demo_team, create_sandbox_accounts
 from accounts.demo_activity import create_demo_activity
 from orders.models import Order
-from providers.services import catalog_sync
+from providers.services import catalog_sync, provider_account_test
 from reports.balances import reconcile
 from tests.conftest import start_sandbox
 
@@ -27,6 +27,7 @@ class DemoActivityTestCase(TestCase):
             for account in create_sandbox_accounts(team):
                 if account.kind != "numpool":  # the demo leaves NumPool alone (rate budget)
                     catalog_sync(account=account)
+                    provider_account_test(account=account, actor=None)  # as `demo` does
             placed = create_demo_activity(team)
             self.assertEqual(create_demo_activity(team), 0)  # once per team
         self.assertGreaterEqual(placed, 12)
