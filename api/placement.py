@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from api.models import ApiKey, ApiOrder
 from orders import quotes, services
@@ -43,7 +44,10 @@ def link_order(
                     country_code=country_code[:16],
                     service_code=service_code[:16],
                 )
-                Order.objects.filter(pk=order.pk).update(placed_via=key.label[:80])
+                # `updated` moves too, so the live board's poll brings the labelled row.
+                Order.objects.filter(pk=order.pk).update(
+                    placed_via=key.label[:80], updated=timezone.now()
+                )
                 order.placed_via = key.label[:80]
                 return link
         except IntegrityError:  # the id was taken (or the order linked meanwhile)
