@@ -54,8 +54,9 @@ OUTCOMES = {
 @dataclass(frozen=True)
 class Column:
     label: str
-    kind: str = "text"  # text, money, int, pct, seconds
+    kind: str = "text"  # text, money, original, int, pct, seconds
     currency: str = ""
+    csv_label: str = ""  # where the CSV's header says more (its unit)
 
 
 @dataclass
@@ -98,7 +99,7 @@ class Table:
         return self.cells()[-1] if self.footer else None
 
     def csv_rows(self) -> list[list[str]]:
-        return [[c.label for c in self.columns], *self.cells(csv=True)]
+        return [[c.csv_label or c.label for c in self.columns], *self.cells(csv=True)]
 
 
 def _cell(value, column: Column, *, csv: bool) -> str:
@@ -170,8 +171,8 @@ def _fold(rows: list[dict], key: str | None, rates: Rates, to: str) -> dict[obje
             spend.charges += rates.convert(charges, currency, to, day)
             spend.refunds += rates.convert(refunds, currency, to, day)
             spend.order_net += rates.convert(row["order_net"] or Decimal(0), currency, to, day)
-        except MissingRate:
-            spend.unconverted.add(currency)
+        except MissingRate as exc:
+            spend.unconverted.add(exc.currency)
     return out
 
 
@@ -429,8 +430,8 @@ def _wait_table(name, title, waits: dict) -> Table:
     columns = [
         Column(title),
         Column("Codes", "int"),
-        Column("Median wait (s)", "seconds"),
-        Column("90th percentile (s)", "seconds"),
+        Column("Median wait", "seconds", csv_label="Median wait (seconds)"),
+        Column("90th percentile", "seconds", csv_label="90th percentile (seconds)"),
     ]
     rows = [
         [key, w["n"], w["median"], w["p90"]]
