@@ -232,10 +232,13 @@ def write(model, rows: list[Row]) -> int:
 
 
 def reset_sequences(*models) -> None:
+    """Move the id sequences past the ids written, and ANALYZE the tables: without fresh
+    statistics PostgreSQL plans a million new rows as a few hundred."""
     if connection.vendor != "postgresql":
         return  # SQLite's rowid moves past the largest id by itself
     with connection.cursor() as cursor:
         for model in models:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
             table = model._meta.db_table  # a model's table name, not input
             largest = f"SELECT MAX(id) FROM {connection.ops.quote_name(table)}"  # noqa: S608
             cursor.execute(
