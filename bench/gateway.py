@@ -59,6 +59,7 @@ class Options:
     web_workers: int = 2
     web_threads: int = 8
     processes: int = 2  # client processes
+    redis: str = ""  # REDIS_URL for the cache and the rate counters (a database of its own)
     sandbox: str = "subprocess"  # or "inprocess" (the smoke test)
     server: str = "gunicorn"  # or "thread" (the smoke test: Django's test server)
     seed: int = 14
@@ -75,6 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--web-threads", type=int, default=defaults.web_threads)
     parser.add_argument(
         "--processes", type=int, default=defaults.processes, help="client processes"
+    )
+    parser.add_argument(
+        "--redis",
+        default="",
+        help="REDIS_URL for cache and rate counters, e.g. redis://127.0.0.1:6379/13 "
+        "(a database index of its own: the benchmark clears it)",
     )
     parser.add_argument("--output", default=defaults.output)
     parser.add_argument("--keep-db", action="store_true")
@@ -95,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     db_path = db_dir / f"bench-gateway-{os.getpid()}.sqlite3"
     base._remove_db(db_path)
     os.environ.update(base.bench_environment(db_path))
+    if options.redis:
+        os.environ["REDIS_URL"] = options.redis
     os.chdir(BASE_DIR)
     import warnings
 
@@ -152,10 +161,13 @@ class WebServer:
             "GUNICORN_BIND": f"127.0.0.1:{port}",
             "WEB_CONCURRENCY": str(self.options.web_workers),
             "GUNICORN_THREADS": str(self.options.web_threads),
+            "LOG_FORMAT": "json",  # the access log's lines carry each request's duration
         }
+        self.access_log = BASE_DIR / "var" / "bench" / f"gateway-access-{os.getpid()}.log"
+        self.access_log.unlink(missing_ok=True)
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         self.process = subprocess.Popen(  # noqa: S603 - the venv's gunicorn, our config
-            [gunicorn, "-c", "config/gunicorn.conf.py", "--access-logfile", "/dev/null"],
+            [gunicorn, "-c", "config/gunicorn.conf.py", "--access-logfile", str(self.access_log)],
             cwd=BASE_DIR,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -181,7 +193,24 @@ class WebServer:
                 time.sleep(0.2)
         raise RuntimeError("gunicorn did not answer within 60 s.")
 
+    def server_times(self, action: str) -> list[float]:
+        """Milliseconds gunicorn spent on each request for `action` (its access log)."""
+        path = getattr(self, "access_log", None)
+        if path is None or not path.exists():
+            return []
+        times = []
+        for line in path.read_text().splitlines():
+            try:
+                http = json.loads(line).get("http") or {}
+            except ValueError:
+                continue
+            if f"action={action}" in (http.get("query") or ""):
+                times.append(float(http["duration_ms"]))
+        return sorted(times)
+
     def __exit__(self, *exc) -> None:
+        if getattr(self, "access_log", None) is not None:
+            self.access_log.unlink(missing_ok=True)
         if self.thread_server is not None:
             self.thread_server.terminate()
         if self.process is not None:
@@ -343,25 +372,35 @@ def _poll_chunk(url: str, chunk: list, total: int, deadline: float, interval: fl
     lock = threading.Lock()
 
     def client(n: int, raw: str, activation: str) -> None:
-        import requests
+        # http.client, not requests: the clients share two cores with the server, so
+        # they should spend as little of them as a compiled tool would.
+        from http.client import HTTPConnection
+        from urllib.parse import urlencode, urlsplit
 
-        session = requests.Session()
-        params = {"api_key": raw, "action": "getStatus", "id": activation}
+        where = urlsplit(url)
+        connection = HTTPConnection(where.hostname, where.port, timeout=10)
+        query = urlencode({"api_key": raw, "action": "getStatus", "id": activation})
+        path = f"/api/handler_api.php?{query}"
         # Spread the clients over the first interval, as independent tools would be.
         next_call = time.time() + interval * n / total
         while next_call < deadline:
             time.sleep(max(0.0, next_call - time.time()))
             began = time.perf_counter()
             try:
-                response = session.get(f"{url}/api/handler_api.php", params=params, timeout=10)
-                kind = f"{response.status_code} {response.text.split(':')[0]}"
+                connection.request("GET", path)
+                response = connection.getresponse()
+                body = response.read().decode()
+                kind = f"{response.status} {body.split(':')[0]}"
             except Exception as exc:  # counted, not fatal: the figures show it
+                connection.close()
                 kind = f"error {type(exc).__name__}"
             took = (time.perf_counter() - began) * 1000
             with lock:
                 latencies.append(took)
                 answers[kind] = answers.get(kind, 0) + 1
             next_call += interval
+            if next_call < time.time():  # a slow answer: the missed polls are not made up
+                next_call = time.time()
 
     threads = [
         threading.Thread(target=client, args=(n, raw, act), daemon=True) for n, (raw, act) in chunk
@@ -410,7 +449,17 @@ def run(options: Options, command: str = "python -m bench --gateway") -> dict[st
             )
         finally:
             base.stop_pollers(group, stop)
+        served = web.server_times("getStatus")
+        cost = cpu_per_call(clients)
+    if busy["clients"]:
+        busy["clients"]["server_ms"] = {
+            "requests": len(served),
+            "p50": _pct(served, 50),
+            "p95": _pct(served, 95),
+            "p99": _pct(served, 99),
+        }
     results = {
+        "cpu_per_call": cost,
         "meta": {
             **base.machine(command, base.Options(), started, load),
             "options": asdict(options),
@@ -420,6 +469,31 @@ def run(options: Options, command: str = "python -m bench --gateway") -> dict[st
     }
     results["targets"] = targets(results)
     return results
+
+
+def cpu_per_call(clients: list, calls: int = 500) -> dict[str, float]:
+    """What one getStatus costs the server in CPU, apart from any queueing: `calls`
+    requests through Django's whole stack (middleware, view, queries) in this process,
+    CPU time and wall time per call. Robust to other work on the machine, unlike the
+    latencies."""
+    from django.test import Client
+
+    client = Client()
+    raw, activation = clients[0]
+    params = {"api_key": raw, "action": "getStatus", "id": activation}
+    client.get("/api/handler_api.php", params)  # warm
+    from django.test.utils import override_settings
+
+    with override_settings(API_KEY_RATE_LIMIT=10**9):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(calls):
+            client.get("/api/handler_api.php", params)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {
+        "calls": calls,
+        "cpu_ms": round(cpu * 1000 / calls, 2),
+        "wall_ms": round(wall * 1000 / calls, 2),
+    }
 
 
 def targets(results: dict) -> list[dict[str, Any]]:
@@ -463,6 +537,8 @@ def format_table(results: dict) -> str:
         f"| {busy['upstream_requests']} | {busy['upstream_per_action']} |",
         "",
         f"answers: {busy['clients']['answers']}",
+        f"server time (gunicorn's own, ms): {busy['clients'].get('server_ms')}",
+        f"one getStatus in process (CPU and wall ms per call): {results.get('cpu_per_call')}",
         "",
     ]
     for target in results["targets"]:
