@@ -225,7 +225,8 @@ class FavouritePair(models.Model):
     """A service and country a member starred on the order form (one click away).
 
     Keys are the order form's pick-list values: a canonical slug or ISO code, or
-    "u<id>" of one of the team's catalogue rows; the label is kept as it read then.
+    "u<id>" of one of the team's catalogue rows. `label` keeps the service's and the
+    country's labels as they read then, separated by a tab (orders/quickpicks.py).
     """
 
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="+")

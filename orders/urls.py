@@ -8,6 +8,7 @@ urlpatterns = [
     path("teams/<uuid:code>/orders/bulk/", views.board_bulk, name="board_bulk"),
     path("teams/<uuid:code>/orders/new/", views.order_new, name="order_new"),
     path("teams/<uuid:code>/orders/offers/", views.offers, name="order_offers"),
+    path("teams/<uuid:code>/orders/favourite/", views.order_favourite, name="order_favourite"),
     path("teams/<uuid:code>/orders/history/", views.history, name="order_history"),
     path("orders/<uuid:order_code>/", views.order_detail, name="order_detail"),
     path("orders/<uuid:order_code>/row/", views.order_row, name="order_row"),

@@ -14,6 +14,7 @@ from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import get_object_for_user, get_team_for_user
@@ -21,7 +22,7 @@ from accounts.redirects import redirect_next
 from accounts.roles import Permission
 from audit.models import AuditEvent
 from orders import board as live
-from orders import bulk, quotes, services
+from orders import bulk, quickpicks, quotes, services
 from orders.errors import CancelLocked, OrderActionError
 from orders.forms import (
     AUTO_CHEAPEST,
@@ -736,3 +737,30 @@ def _csv(team, orders):
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
     return response
+
+
+@login_required
+@require_POST
+def order_favourite(request, code):
+    """Star (or unstar) the service and country in the order form for the member, and
+    show the form again with them."""
+    membership = get_team_for_user(request, code)
+    team = membership.team
+    pair = PairForm(request.POST, team=team)
+    back = reverse("order_new", args=[team.code])
+    if not pair.is_valid():
+        messages.error(request, " ".join(e for errors in pair.errors.values() for e in errors))
+        return redirect(back)
+    starred = quickpicks.favourite_toggle(
+        team=team,
+        user=request.user,
+        service=pair.cleaned_data["service"],
+        country=pair.cleaned_data["country"],
+    )
+    text = f"{pair.data['service']} · {pair.data['country']}"
+    if starred:
+        messages.success(request, f"{text} is one click away now, at the top of this form.")
+    else:
+        messages.info(request, f"{text} is no longer a favourite.")
+    query = urlencode({"service": pair.data["service"], "country": pair.data["country"]})
+    return redirect(f"{back}?{query}")

@@ -51,6 +51,9 @@ def test_the_phone_menu_reaches_every_page_by_keyboard(new_context, team):
         expect(link).to_be_visible()
         assert inside_viewport(page, link), "a menu entry is off-screen"
     shot(page, "menu-phone-open")
+    dashboard = menu.get_by_role("link", name="Dashboard").bounding_box()
+    log_out = menu.get_by_role("button", name="Log out").bounding_box()
+    assert dashboard["y"] < log_out["y"], "the pages come first in the menu, the account last"
 
     # Tab goes from the button into the menu; Escape closes it and returns to the button.
     page.keyboard.press("Tab")
@@ -194,3 +197,26 @@ def test_the_admin_lists_fit_a_laptop(new_context, team, sandbox):
     assert too_wide <= 0, f"the order list is {too_wide}px wider than a laptop screen"
     expect(page.locator("#result_list thead th").nth(1)).to_contain_text("Phone number")
     expect(page.locator("#result_list thead")).to_contain_text("Charged")
+
+
+def test_a_forgiving_search_and_a_favourite_one_click_away(new_context, team, sandbox):
+    sandbox_account(team, sandbox, "smspool")
+    page = new_context().new_page()
+    login(page, "bob", reverse("order_new", args=[team.code]))
+    page.get_by_label("Service").fill("whats")
+    page.get_by_label("Country").fill("usa")
+    page.get_by_role("button", name="Show offers").click()
+    expect(page.locator("#offers")).to_contain_text("smspool sandbox")
+    expect(page.locator("[data-confirm]")).to_contain_text("smspool sandbox")
+
+    page.get_by_role("button", name="Add to favourites").click()
+    expect(page.locator(".messages")).to_contain_text("one click away")
+    page.goto(reverse("order_new", args=[team.code]))
+    chip = page.get_by_role("link", name="WhatsApp · United States")
+    expect(chip).to_be_visible()
+    shot(page, "order-form-favourites")
+    chip.click()
+    expect(page.get_by_label("Service")).to_have_value("WhatsApp")
+    expect(page.get_by_label("Country")).to_have_value("United States")
+    expect(page.locator("#offers")).to_contain_text("smspool sandbox")
+    expect(page.get_by_role("button", name="Favourite (click to remove)")).to_be_visible()

@@ -81,6 +81,7 @@ ACCESS: dict[str, tuple[Permission | None, Permission | None]] = {
     "board_bulk": (None, ORD),
     "order_new": (V, ORD),
     "order_offers": (V, None),
+    "order_favourite": (None, V),  # the member's own shortcut
     "order_history": (V, None),
     "order_detail": (V, None),
     "order_row": (V, None),
