@@ -425,10 +425,21 @@
     }
     showSelection();
   });
-  // A row swapped by its own button (Cancel, Done…) keeps its tick too.
+  // A row swapped by its own button (Cancel, Done…) keeps its tick too, and its sort
+  // key (that answer does not know the board's sort).
+  var sortKeys = {};
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var target = e.detail.target;
+    if (target && target.classList && target.classList.contains("order-row")) {
+      sortKeys[target.id] = target.getAttribute("data-sort-key");
+    }
+  });
   document.addEventListener("htmx:afterSwap", function (e) {
     var row = e.target && e.target.id && document.getElementById(e.target.id);
     if (row && row.classList && row.classList.contains("order-row")) {
+      if (!row.getAttribute("data-sort-key") && sortKeys[row.id]) {
+        row.setAttribute("data-sort-key", sortKeys[row.id]);
+      }
       row.querySelectorAll("[data-bulk-select]").forEach(keep);
       showSelection();
     }

@@ -233,5 +233,13 @@ def test_bulk_cancel_keeps_the_selection_through_live_updates_and_says_what_it_d
         assert_same_document(page)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "board-after-bulk-cancel.png"), full_page=True)
+
+        # A row's own button swaps the row; it keeps its place in the board's order.
+        used_row = page.locator(f"#order-{used.code}")
+        key = used_row.get_attribute("data-sort-key")
+        assert key
+        used_row.get_by_role("button", name="Another code").click()
+        expect(used_row).to_contain_text("new code requested")
+        expect(used_row).to_have_attribute("data-sort-key", key)
     finally:
         sandbox.stop()
