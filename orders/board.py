@@ -236,6 +236,7 @@ class Seen:
     """A version as a browser sent it back."""
 
     since: datetime
+    board: str
     side: str
 
 
@@ -250,7 +251,7 @@ def parse(text: str) -> Seen | None:
         since = EPOCH + timedelta(microseconds=int(parts[0]))
     except OverflowError:
         return None
-    return Seen(since=since, side=parts[2])
+    return Seen(since=since, board=parts[1], side=parts[2])
 
 
 def changed_since(team, seen: Seen, current: str):
@@ -271,6 +272,12 @@ def changed_since(team, seen: Seen, current: str):
     # A few rows: joined in one query, rather than prefetched in two more.
     changed = lean(Order.objects.filter(team=team).filter(touched))
     return changed.prefetch_related(None).select_related("account", "ordered_by")
+
+
+def same_rows(seen: Seen, current: str) -> bool:
+    """True when the board holds the same orders as at `seen` (only their contents
+    changed): an unfiltered board's count is then the same too."""
+    return current.split("_")[1] == seen.board
 
 
 def split(changed, team, filters: Filters) -> tuple[list[Order], list[str]]:

@@ -218,12 +218,20 @@ def board_fragment(request, code):
         "orders": _board_rows(rows, filters),
         "gone": gone,
         "version": current,
-        "total": live.rows_for(team, filters).count(),
+        "total": _live_total(team, filters, seen, current),
         "filters": filters,
         "can_order": membership.can(Permission.ORDER),
         "csrf_field": csrf_input(request),
     }
     return render(request, "orders/board.html#changes", ctx)
+
+
+def _live_total(team, filters, seen, current) -> int | None:
+    """How many rows the board has now; None (the browser's count stands) when an
+    unfiltered board holds the same orders as before (a code arrived, say)."""
+    if not filters.narrowed and live.same_rows(seen, current):
+        return None
+    return live.rows_for(team, filters).count()
 
 
 BULK_ACTIONS = {"cancel", "complete", "resend"}

@@ -351,8 +351,9 @@
       row.querySelectorAll("[data-bulk-select]").forEach(keep);
     });
     el.setAttribute("data-version", changes.getAttribute("data-version"));
-    set(el, "[data-board-total]", changes.getAttribute("data-total-text"));
-    refresh(el, changes.getAttribute("data-total"));
+    var total = changes.getAttribute("data-total");  // absent: the same rows as before
+    if (total !== null) set(el, "[data-board-total]", changes.getAttribute("data-total-text"));
+    refresh(el, total);
   }
 
   // A row that enters the board goes where it sorts; past the last shown row only
