@@ -140,7 +140,13 @@ def no_key_leaves(request, monkeypatch):
     collector = _LogCollector(watch)
     root = logging.getLogger()
     root.addHandler(collector)
+    # Provider requests are logged at DEBUG (INFO keeps one line per sync cycle): the
+    # check must see those lines too, whatever level the suite logs at.
+    chokepoint = logging.getLogger("providers")
+    level = chokepoint.level
+    chokepoint.setLevel(logging.DEBUG)
     yield watch
+    chokepoint.setLevel(level)
     root.removeHandler(collector)
     if watch.keys and "secret_leak_expected" not in request.keywords:
         watch.outputs += _audit_payloads(request)
