@@ -160,6 +160,14 @@ class ActivationTests(GatewayTestCase):
         self.assertEqual(v2["verificationType"], 1)
         self.assertEqual(v2["sms"]["code"], "482913")
 
+    def test_a_status_poll_costs_two_queries_and_no_write(self):
+        activation, _phone = self.number()
+        self.call("getStatus", id=activation)  # the key's last use is written once a minute
+        with self.assertNumQueries(2):  # the key, the activation (the rate count: in the cache)
+            self.assertEqual(self.text("getStatus", id=activation), "STATUS_WAIT_CODE")
+        with override_settings(RATE_BUDGET_STORE="database"), self.assertNumQueries(3):
+            self.assertEqual(self.text("getStatus", id=activation), "STATUS_WAIT_CODE")
+
     def test_active_activations_list_the_members_open_api_orders(self):
         self.assertEqual(
             self.json("getActiveActivations"), {"status": "error", "error": "NO_ACTIVATIONS"}
