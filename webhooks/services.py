@@ -198,6 +198,25 @@ def endpoint_send_test(*, endpoint: Endpoint, actor, request=None) -> Delivery:
     return delivery_attempt(delivery_id=delivery.pk) or delivery
 
 
+def delivery_redeliver(*, delivery: Delivery, actor, request=None) -> Delivery:
+    """POST a finished delivery (delivered or given up) once more, now, with the same
+    event id; return it with the new attempt. A pending one is left to its retries."""
+    claimed = Delivery.objects.filter(
+        pk=delivery.pk, state__in=[DeliveryState.DELIVERED, DeliveryState.FAILED]
+    ).update(state=DeliveryState.PENDING, retry=False, next_attempt_at=timezone.now())
+    if claimed != 1:
+        raise WebhookError("This delivery is still being retried; its next try is scheduled.")
+    audit.record(
+        team=delivery.endpoint.team,
+        actor=actor,
+        action="webhook.redelivered",
+        target=delivery.endpoint,
+        payload={"delivery": str(delivery.code), "event": delivery.event},
+        request=request,
+    )
+    return delivery_attempt(delivery_id=delivery.pk) or delivery
+
+
 # --- publishing ----------------------------------------------------------------------------
 
 

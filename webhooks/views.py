@@ -100,6 +100,26 @@ def webhook_test(request, endpoint_code):
 
 @login_required
 @require_POST
+def webhook_redeliver(request, delivery_code):
+    delivery, _ = get_object_for_user(
+        request, Delivery.objects.select_related("endpoint"), delivery_code, Permission.MANAGE_TEAM
+    )
+    try:
+        delivery = services.delivery_redeliver(
+            delivery=delivery, actor=request.user, request=request
+        )
+    except services.WebhookError as exc:
+        messages.error(request, exc.message)
+    else:
+        attempt = delivery.tries.order_by("number").last()
+        outcome = attempt.status_code or attempt.error if attempt else ""
+        level = messages.success if attempt is not None and attempt.ok else messages.error
+        level(request, f"Sent again: {outcome}")
+    return redirect("webhook_detail", endpoint_code=delivery.endpoint.code)
+
+
+@login_required
+@require_POST
 def webhook_secret(request, endpoint_code):
     endpoint, _ = _get(request, endpoint_code)
     secret = services.endpoint_rotate_secret(endpoint=endpoint, actor=request.user, request=request)

@@ -112,6 +112,7 @@ ACCESS: dict[str, tuple[Permission | None, Permission | None]] = {
     "webhook_test": (None, MT),
     "webhook_secret": (None, MT),
     "webhook_delete": (None, MT),
+    "webhook_redeliver": (None, MT),
 }
 
 # Portal pages of no team, for anyone logged in: (GET, POST) answers.
@@ -282,6 +283,26 @@ def _invitation(world: World):
     return invitation
 
 
+def _delivery(world: World):
+    """A delivery of team B's webhook that gave up (made on first use)."""
+    import uuid
+
+    from webhooks.models import Delivery
+
+    endpoint = _webhook(world)
+    delivery = Delivery.objects.filter(endpoint=endpoint).first()
+    if delivery is None:
+        delivery = Delivery.objects.create(
+            endpoint=endpoint,
+            team=endpoint.team,
+            event="webhook.test",
+            event_id=uuid.uuid4(),
+            body="{}",
+            state="failed",
+        )
+    return delivery
+
+
 FILLERS: dict[str, Callable[[World, Route], str]] = {
     "code": lambda w, r: str(w.b.team.code),
     "membership_code": lambda w, r: str(w.b.owner_membership.code),
@@ -300,6 +321,7 @@ FILLERS: dict[str, Callable[[World, Route], str]] = {
     "rest": lambda w, r: "no-such-endpoint",  # the REST API's catch-all
     "invitation_code": lambda w, r: str(_invitation(w).code),
     "endpoint_code": lambda w, r: str(_webhook(w).code),
+    "delivery_code": lambda w, r: str(_delivery(w).code),
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -138,3 +140,63 @@ class SettingsLinkTestCase(BaseTestCase):
         self.client.force_login(self.bob)
         page = self.client.get(reverse("team_settings", args=[self.team.code]))
         self.assertNotContains(page, link)
+
+
+class RedeliverTestCase(BaseTestCase):
+    def test_a_delivery_that_gave_up_is_sent_again_with_the_same_event(self):
+        with Receiver(answers=[500, 200]) as receiver:
+            endpoint = services.endpoint_create(
+                team=self.team, actor=self.alice, url=receiver.url, events=["order.completed"]
+            )[0]
+            failed = services.endpoint_send_test(endpoint=endpoint, actor=self.alice)
+            self.assertEqual(failed.state, "failed")
+            self.client.force_login(self.mia)
+            url = reverse("webhook_redeliver", args=[failed.code])
+            self.assertContains(
+                self.client.get(reverse("webhook_detail", args=[endpoint.code])), url
+            )
+            r = self.client.post(url, follow=True)
+        self.assertContains(r, "Sent again: 200")
+        failed.refresh_from_db()
+        self.assertEqual(failed.state, "delivered")
+        self.assertEqual(list(failed.tries.values_list("status_code", flat=True)), [500, 200])
+        self.assertEqual(
+            {req.headers["Smsdesk-Event-Id"] for req in receiver.requests}, {str(failed.event_id)}
+        )
+        self.assertTrue(AuditEvent.objects.filter(action="webhook.redelivered").exists())
+
+    def test_only_managers_of_the_team_may(self):
+        endpoint = services.endpoint_create(
+            team=self.team, actor=self.alice, url="http://127.0.0.1:9/x", events=["order.completed"]
+        )[0]
+        delivery = Delivery.objects.create(
+            endpoint=endpoint,
+            team=self.team,
+            event="webhook.test",
+            event_id=uuid.uuid4(),
+            body="{}",
+            state="failed",
+        )
+        url = reverse("webhook_redeliver", args=[delivery.code])
+        for user, status in ((self.bob, 403), (self.charlie, 404)):
+            self.client.force_login(user)
+            self.assertEqual(self.client.post(url).status_code, status)
+        self.client.force_login(self.mia)
+        self.assertEqual(self.client.get(url).status_code, 405)
+        delivery.refresh_from_db()
+        self.assertEqual(delivery.tries.count(), 0)
+
+    def test_a_pending_delivery_is_left_to_its_retries(self):
+        endpoint = services.endpoint_create(
+            team=self.team, actor=self.alice, url="http://127.0.0.1:9/x", events=["order.completed"]
+        )[0]
+        delivery = Delivery.objects.create(
+            endpoint=endpoint,
+            team=self.team,
+            event="webhook.test",
+            event_id=uuid.uuid4(),
+            body="{}",
+        )
+        self.client.force_login(self.mia)
+        r = self.client.post(reverse("webhook_redeliver", args=[delivery.code]), follow=True)
+        self.assertContains(r, "still being retried")
