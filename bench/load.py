@@ -8,14 +8,17 @@ against gunicorn, on the 1 M-order database of `python -m bench --reports`.
 Needs `wrk` (Debian: apt-get install wrk) and the generated database (made here
 with generate_data when missing, as `--reports` does). It starts gunicorn with
 config/gunicorn.conf.py on a free port (`--web-workers` sets WEB_CONCURRENCY;
-the config's default is 2 x cores + 1), logs `--users` generated owners in (one
+the config's default is 2 x cores + 1), logs `--users` generated owners (every
+other team by size) in (one
 session each, made with the test client's force_login), and runs wrk with a Lua
 script that sends each request with the next user's session cookie and the next
 of their pages, round robin:
 
 - one run per page (board, history, order detail, reports) and one mixed run,
   each `--duration` seconds with `--connections` connections after a short
-  warm-up; wrk's own latency histogram gives p50/p95/p99 and requests/s;
+  warm-up; wrk's own latency histogram gives p50/p95/p99 and requests/s; before
+  and after each run one request waits behind whatever wrk left queued, so no run
+  inherits the previous one's backlog;
 - any answer other than 200 counts as an error (a login redirect would show as
   302s);
 - afterwards each page is rendered once in-process for the largest team with every
@@ -113,8 +116,8 @@ def main(argv: list[str]) -> int:
 
 
 def visitors(options: Options) -> list[dict[str, Any]]:
-    """`users` owners of generated teams (largest first, then every other team), each
-    with a session cookie and their four pages."""
+    """`users` owners of generated teams (every other team by size, largest first),
+    each with a session cookie and their four pages."""
     from datetime import timedelta
 
     from django.db.models import Count
@@ -140,7 +143,8 @@ def visitors(options: Options) -> list[dict[str, Any]]:
         for m in Membership.objects.filter(team__in=teams, role=Role.OWNER).select_related("user")
     }
     for n in range(options.users):
-        team = teams[n % len(teams)]
+        # Every other team by size, largest first: big and small teams alike.
+        team = teams[(2 * n) % len(teams) if len(teams) > 1 else 0]
         member = owners[team.pk]
         client = Client()
         client.force_login(member.user)
@@ -281,6 +285,14 @@ class Gunicorn:
                 time.sleep(0.3)
         raise RuntimeError("gunicorn did not answer within a minute")
 
+    def drain(self, path: str, cookie: str) -> float:
+        """Wait until requests wrk left queued are served (it closes its connections at
+        the end, but gunicorn still answers what was sent): one request that queues
+        behind them. Returns the seconds it took."""
+        started = time.time()
+        self.wait_ready(path, cookie)
+        return round(time.time() - started, 1)
+
     def workers(self) -> int:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         try:
@@ -337,7 +349,11 @@ def run(options: Options, command: str) -> dict[str, Any]:
             script.write_text(lua_script(people, pages))
             base._say(f"wrk {name}: {options.connections} connections, {options.duration} s")
             wrk(script, port, options, options.warm_up)
+            server.drain(people[0]["detail"], people[0]["cookie"])
             results["scenarios"][name] = wrk(script, port, options, options.duration)
+            results["scenarios"][name]["drained_seconds"] = server.drain(
+                people[0]["detail"], people[0]["cookie"]
+            )
     finally:
         server.stop()
     results["statements"] = slowest_statements(people[0])
