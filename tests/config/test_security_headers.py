@@ -31,7 +31,8 @@ class InlineCode(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if tag == "script" and not attrs.get("src"):
+        # A JSON data block (json_script, Swagger UI's settings) is never executed.
+        if tag == "script" and not attrs.get("src") and attrs.get("type") != "application/json":
             self.found.append("inline <script>")
         if tag == "style":
             self.found.append("<style> element")
@@ -55,14 +56,15 @@ def inline_code(html: str) -> list[str]:
     return parser.found
 
 
-def portal_patterns(patterns=None, prefix=""):
-    """Yield (route, name) for every portal URL (not the admin's)."""
+def portal_patterns(patterns=None, prefix="", namespace=""):
+    """Yield (route, name) for every portal URL (not the admin's), names namespaced."""
     for p in get_resolver().url_patterns if patterns is None else patterns:
         if isinstance(p, URLResolver):
             if p.app_name != "admin":
-                yield from portal_patterns(p.url_patterns, prefix + str(p.pattern))
+                inner = ":".join(filter(None, [namespace, p.namespace]))
+                yield from portal_patterns(p.url_patterns, prefix + str(p.pattern), inner)
         elif isinstance(p, URLPattern) and p.name:
-            yield prefix + str(p.pattern), p.name
+            yield prefix + str(p.pattern), ":".join(filter(None, [namespace, p.name]))
 
 
 class SecurityHeadersTestCase(RentalTestCase):
