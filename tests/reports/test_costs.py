@@ -159,6 +159,18 @@ class CostReportTestCase(BaseTestCase):
             counts.append(len(queries))
         self.assertEqual(counts[0], counts[1])
 
+    def test_every_join_to_orders_reads_only_this_teams_orders(self):
+        # Restricted, the join is read through the team's index; unrestricted,
+        # PostgreSQL scans every team's orders (docs/BENCHMARKS.md, reports at 1 M).
+        with CaptureQueriesContext(connection) as queries:
+            self.report()
+        joins = [q["sql"] for q in queries if re.search(r'JOIN "orders_order"', q["sql"])]
+        self.assertTrue(joins)
+        for sql in joins:
+            on, _, where = sql.split('JOIN "orders_order"', 1)[1].partition(" WHERE ")
+            team_bound = '"team_id"' in on or re.search(r'"orders_order"\."team_id" = ', where)
+            self.assertTrue(team_bound, sql)
+
     def test_a_currency_without_any_rate_stays_out_of_the_totals_and_says_so(self):
         from providers.models import ExchangeRate
 
