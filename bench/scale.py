@@ -241,7 +241,7 @@ def accounts_layout(n: int) -> list[tuple[int, str]]:
 
 
 def grow(fleet: Fleet, n: int, sandbox) -> None:
-    """Make the fleet's first n accounts exist (team, account, catalog)."""
+    """Make the fleet's first n accounts exist (team, account; a catalogue per kind)."""
     from providers.models import ProviderAccount
     from providers.services import catalog_sync
 
@@ -266,7 +266,10 @@ def grow(fleet: Fleet, n: int, sandbox) -> None:
         )
         account.set_api_key(key)
         account.save()
-        catalog_sync(account=account)
+        if not any(other.kind == kind for other in fleet.accounts):
+            # One catalogue per kind: the sync cycles never read it, and placements
+            # take the first account's offers (choices_for).
+            catalog_sync(account=account)
         fleet.accounts.append(account)
 
 
@@ -300,7 +303,7 @@ def prepare(fleet: Fleet, size: int, options: Options, sandbox) -> list[tuple[in
         account.save()
     for account in active:
         if account.pk not in fleet.choices:
-            fleet.choices[account.pk] = base._choices(account.team, account)
+            fleet.choices[account.pk] = choices_for(fleet, account)
     placed: dict[int, list] = {}
 
     def place(index: int) -> None:
@@ -337,6 +340,18 @@ def prepare(fleet: Fleet, size: int, options: Options, sandbox) -> list[tuple[in
         for index in range(size)
         if i < len(placed[index])
     ]
+
+
+def choices_for(fleet: Fleet, account) -> list:
+    """The account's order choices. Every account of a kind serves the same sandbox
+    catalogue, so the first one's choices are looked up (quotes.offers_for) and the
+    others get the same offers with their own account."""
+    from dataclasses import replace
+
+    for other in fleet.accounts:
+        if other.kind == account.kind and other.pk in fleet.choices:
+            return [replace(choice, account=account) for choice in fleet.choices[other.pk]]
+    return base._choices(account.team, account)
 
 
 def retire(fleet: Fleet, orders: list[tuple[int, Any]]) -> None:
