@@ -93,7 +93,7 @@ def test_someone_with_a_login_joins_after_logging_in(page, new_context, team, ma
 
     erin = new_context().new_page()
     erin.goto(link)
-    erin.get_by_role("link", name="Log in to join with it").click()
+    erin.get_by_role("link", name="Log in to join with it", exact=True).click()
     erin.get_by_label("Username").fill("erin")
     erin.get_by_label("Password").fill("correct horse battery staple")
     erin.get_by_role("button", name="Log in").click()

@@ -73,7 +73,7 @@ def test_the_rentals_country_filter_takes_names_and_refuses_unknown_ones(page, t
     rental = _rent(page, team, us, us.durations()[0][0])
 
     page.goto(reverse("rentals", args=[team.code]))
-    rows = page.locator("table tbody tr")
+    rows = page.locator("main table tbody tr")  # not the shortcuts list
     country = page.get_by_label("Country")
     for text in ("United States", "united states", "USA", "US"):
         country.fill(text)
