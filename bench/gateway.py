@@ -60,6 +60,7 @@ class Options:
     web_threads: int = 8
     processes: int = 2  # client processes
     redis: str = ""  # REDIS_URL for the cache and the rate counters (a database of its own)
+    database_url: str = ""  # PostgreSQL (recreated for the run); SQLite file when empty
     sandbox: str = "subprocess"  # or "inprocess" (the smoke test)
     server: str = "gunicorn"  # or "thread" (the smoke test: Django's test server)
     seed: int = 14
@@ -83,6 +84,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="REDIS_URL for cache and rate counters, e.g. redis://127.0.0.1:6379/13 "
         "(a database index of its own: the benchmark clears it)",
     )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="PostgreSQL for the run, e.g. postgres://postgres@127.0.0.1:5432/bench_gateway "
+        "(dropped and created afresh, dropped afterwards unless --keep-db); default: a "
+        "throwaway SQLite file",
+    )
     parser.add_argument("--output", default=defaults.output)
     parser.add_argument("--keep-db", action="store_true")
 
@@ -104,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(base.bench_environment(db_path))
     if options.redis:
         os.environ["REDIS_URL"] = options.redis
+    if options.database_url:
+        from bench.scale import recreate_database
+
+        recreate_database(options.database_url)
+        os.environ["DATABASE_URL"] = options.database_url
     os.chdir(BASE_DIR)
     import warnings
 
@@ -113,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from django.core.management import call_command
 
-    base._say(f"preparing {db_path.relative_to(BASE_DIR)}")
+    where = options.database_url or db_path.relative_to(BASE_DIR)
+    base._say(f"preparing {where}")
     call_command("migrate", verbosity=0, interactive=False)
     call_command("createcachetable", verbosity=0)
     command = " ".join(["python -m bench --gateway", *(argv or [])]).strip()
@@ -122,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep_db:
             base._remove_db(db_path)
+            if options.database_url:
+                from django.db import connections
+
+                from bench.scale import drop_database
+
+                connections.close_all()
+                drop_database(options.database_url)
     output = BASE_DIR / options.output
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2, default=str))

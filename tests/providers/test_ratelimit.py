@@ -160,3 +160,46 @@ def test_it_holds_across_two_processes_sharing_redis():
     for i, t in enumerate(stamps):
         in_window = sum(1 for u in stamps[i:] if u - t < window)
         assert in_window <= limit, f"{in_window} requests within {window}s"
+
+
+def test_a_redis_counter_takes_one_round_trip_and_expires():
+    """On Redis a counter step is one pipelined round trip (SET NX EX + INCR), not
+    add + EXISTS + INCRBY: the gateway counts every status poll this way."""
+    from unittest import mock
+
+    from django.core.cache import caches
+    from django.test import override_settings
+    from redis.connection import Connection
+
+    url = _redis_url()
+    if url is None:
+        if os.environ.get("REQUIRE_SERVICES"):
+            pytest.fail("Redis is required in CI")
+        pytest.skip("no Redis reachable")
+    redis_cache = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": f"t{uuid.uuid4().hex[:8]}",
+        }
+    }
+    with override_settings(CACHES=redis_cache):
+        caches["default"].get("warm-up")  # the connection is made outside the count
+        store, key = CacheStore(), f"c-{uuid.uuid4()}"
+        sends = []
+        real_send = Connection.send_packed_command
+
+        def counting_send(self, command, check_health=True):
+            sends.append(command)
+            return real_send(self, command, check_health)
+
+        with mock.patch.object(Connection, "send_packed_command", counting_send):
+            assert store.incr(key, ttl=30) == 1
+        assert len(sends) == 1
+        assert store.incr(key, ttl=30) == 2
+        assert caches["default"].get(key) == 2  # Django reads the plain integer back
+        client = caches["default"]._cache.get_client(key)
+        ttl = client.ttl(caches["default"].make_and_validate_key(key))
+        assert 0 < ttl <= 30
+        caches["default"].delete(key)
+        caches["default"].close()
