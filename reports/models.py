@@ -94,3 +94,140 @@ class SpendHold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} hold {self.amount} {self.currency}"
+
+
+# --- the cost report's daily roll-up (reports.rollup) --------------------------------------
+
+
+class Breakdown(models.TextChoices):
+    TOTAL = "total", "Total"
+    PROVIDER = "provider", "Provider account"
+    SERVICE = "service", "Service"
+    COUNTRY = "country", "Country"
+    MEMBER = "member", "Member"
+
+
+class DailyRollup(models.Model):
+    """One closed day of one team, rolled up: its rows below are complete and final.
+
+    A day without any activity has this row and no others, so "rolled up and empty"
+    differs from "not rolled up yet" (which the report computes from raw rows).
+    """
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    rolled_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "day"], name="one_rollup_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.team_id} {self.day}"
+
+
+class DailySpend(models.Model):
+    """Charges, refunds and order net of one day's ledger entries, per breakdown key and
+    currency: exactly the rows the report's spend queries group by (key, currency, day).
+
+    `key` is the group, as text: "" for the total; the account id (provider); the member
+    id or "" for none (member); "=" + the order's service or country name, or "" for
+    entries without an order of the team (rentals). Labels and usernames are read when
+    the report is made, so a renamed account shows its new name, as from raw rows.
+    """
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    breakdown = models.CharField(max_length=10, choices=Breakdown.choices)
+    key = models.CharField(max_length=130)
+    currency = models.CharField(max_length=3)
+    # NULL where no entry of the group had that sign (SQL's SUM of nothing), as raw rows.
+    charges = models.DecimalField(max_digits=20, decimal_places=4, null=True)
+    refunds = models.DecimalField(max_digits=20, decimal_places=4, null=True)
+    order_net = models.DecimalField(max_digits=20, decimal_places=4, null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "day", "breakdown", "key", "currency"], name="one_daily_spend"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.breakdown} {self.key} {self.currency}"
+
+
+class DailyOutcome(models.Model):
+    """Orders placed on one day per provider account (`key`: its id), service or country
+    (`key`: the name): how many, how many got a code, how many ended without one."""
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    breakdown = models.CharField(max_length=10, choices=Breakdown.choices)
+    key = models.CharField(max_length=130)
+    orders = models.PositiveIntegerField()
+    codes = models.PositiveIntegerField()
+    failed = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "day", "breakdown", "key"], name="one_daily_outcome"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.breakdown} {self.key}"
+
+
+class DailyWait(models.Model):
+    """How many of one day's orders got their code after `seconds` (whole seconds, the
+    page's precision), per provider account or service: a histogram, so the period's
+    nearest-rank percentiles are exact."""
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    breakdown = models.CharField(max_length=10, choices=Breakdown.choices)
+    key = models.CharField(max_length=130)
+    seconds = models.PositiveIntegerField()
+    codes = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "day", "breakdown", "key", "seconds"], name="one_daily_wait"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.breakdown} {self.key} {self.seconds}s"
+
+
+class DailyFailure(models.Model):
+    """The net of one day's ledger entries of an order that ended without a code, per
+    (order, account, member, currency), where it is not zero: the failures table sums
+    them over the period."""
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(
+        "providers.ProviderAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # The member's id, 0 for none: the unique key's column (NULLs are distinct in it).
+    member_key = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    net = models.DecimalField(max_digits=20, decimal_places=4)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "day", "order", "account", "member_key", "currency"],
+                name="one_daily_failure",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} order {self.order_id} {self.net} {self.currency}"
