@@ -11,7 +11,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
 
 from providers.errors import ProviderError, RateLimited
 from rentals.models import Rental, RentalState
@@ -26,15 +25,24 @@ UNCONFIRMED_SETTLE = timedelta(seconds=10)
 
 def sync_rentals(account, client, now) -> int:
     """Follow the account's active rentals that are due, and settle unconfirmed rents;
-    return how many rentals still need the poller."""
+    return how many rentals still need the poller.
+
+    One read of the account's live rentals; most accounts have none, and then that is
+    all a cycle spends here.
+    """
     from rentals.services import rental_refresh
 
-    unconfirmed = resolve_unconfirmed_rentals(account, client, now)
-
-    active = Rental.objects.filter(account=account, state=RentalState.ACTIVE)
-    due = active.filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now)).order_by(
-        "expires_at"
-    )
+    live = _live_rentals(account)
+    if not live:
+        return 0
+    unconfirmed = 0
+    if any(r.state == RentalState.UNCONFIRMED and not r.upstream_id for r in live):
+        unconfirmed = resolve_unconfirmed_rentals(account, client, now)
+        live = _live_rentals(account)  # attached rents are active now
+    active = [r for r in live if r.state == RentalState.ACTIVE]
+    due = [r for r in active if r.next_check_at is None or r.next_check_at <= now]
+    # Soonest-expiring first, as SQL orders them (no expiry last).
+    due.sort(key=lambda r: (r.expires_at is None, r.expires_at or now))
     gap = timedelta(seconds=settings.RENTAL_POLL_SECONDS)
     for rental in due[:MAX_PER_CYCLE]:
         try:
@@ -44,7 +52,21 @@ def sync_rentals(account, client, now) -> int:
         except ProviderError as exc:
             log.warning("refresh of rental %s failed: %s", rental.code, exc.message)
         Rental.objects.filter(pk=rental.pk).update(next_check_at=now + gap)
-    return active.count() + unconfirmed
+    if due:  # a refresh may have ended some
+        return _active(account).count() + unconfirmed
+    return len(active) + unconfirmed
+
+
+def _live_rentals(account) -> list[Rental]:
+    return list(
+        Rental.objects.filter(
+            account=account, state__in=(RentalState.ACTIVE, RentalState.UNCONFIRMED)
+        )
+    )
+
+
+def _active(account):
+    return Rental.objects.filter(account=account, state=RentalState.ACTIVE)
 
 
 def resolve_unconfirmed_rentals(account, client, now) -> int:

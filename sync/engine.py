@@ -76,21 +76,22 @@ class Cycle:
 def run_cycle(account: ProviderAccount, now: datetime | None = None) -> Cycle:
     """One pass over the account: orders (states, codes, cancels, expiries, unconfirmed
     purchases, orphans), then rentals."""
-    from orders.sync import count_work, sync_orders
+    from orders.sync import LiveOrders, count_work, sync_orders
     from rentals.sync import sync_rentals
 
     now = now or timezone.now()
     cycle = Cycle()
     client = account.client(max_attempts=2, max_wait=2.0)
+    live = LiveOrders(account)  # read once; the steps and the count share it
     try:
-        cycle.requests += sync_orders(account, client, now)
+        cycle.requests += sync_orders(account, client, now, live)
     except RateLimited as exc:
         cycle.rate_limited_for = exc.retry_after or 5.0
     except ProviderError as exc:
         log.warning("sync of %s: %s", account.label, exc.message)
         account.record_error(exc)
     cycle.rentals = _rental_step(sync_rentals, account, client, now)
-    cycle.awaiting, cycle.active = count_work(account)
+    cycle.awaiting, cycle.active = count_work(account, live)
     webhooks.check_if_due(account, now)  # SMSCode push: registered and delivering?
     return cycle
 

@@ -1,0 +1,88 @@
+"""What one sync cycle costs in queries (issue 13): the cycle is the engine's unit of
+work, run a hundred times a second across accounts, so a query more per cycle is a
+hundred more a second. These pin the cost of the common cycle: nothing changed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from orders import sync
+from orders.models import Order, State
+from providers import leases
+from sync import engine
+from tests.orders.base import SandboxTestCase
+
+# The queries of one task `engine.cycle` of an account whose orders the provider's
+# bulk list shows as they were:
+#   1. the account (and that the lease is ours),
+#   2. its live orders (open, pending, scheduled cancels): every step and the work
+#      count use this one list,
+#   3. its live rentals (none here: nothing more),
+#   4. the lease's release with the next due time.
+# The request to the provider's list is HTTP, not a query. Before issue 13 this
+# cycle made 16 (5 reads of the orders, 2 counts, an EXISTS, an UPDATE of
+# last_checked_at, 2 reads of the known upstream ids, 3 of the rentals).
+MAX_QUERIES_PER_CYCLE = 4
+
+
+class CycleCostTestCase(SandboxTestCase):
+    def cycle_queries(self, account) -> list[str]:
+        self.assertTrue(leases.claim(account.pk, "cost"))
+        with CaptureQueriesContext(connection) as queries:
+            engine.cycle(account.pk, "cost")
+        return [q["sql"] for q in queries.captured_queries]
+
+    def test_a_cycle_of_five_waiting_orders_where_nothing_changed(self):
+        account = self.account("smspool")
+        for _ in range(5):
+            self.place()
+        self.assertEqual(Order.objects.filter(account=account, state=State.WAITING).count(), 5)
+        self.assertTrue(leases.claim(account.pk, "first"))
+        engine.cycle(account.pk, "first")  # the first sight of each order is noted
+
+        queries = self.cycle_queries(account)
+
+        self.assertLessEqual(len(queries), MAX_QUERIES_PER_CYCLE, "\n".join(queries))
+        # Still followed, and soon: codes are awaited.
+        account.refresh_from_db()
+        self.assertIsNotNone(account.sync_due_at)
+        self.assertLessEqual(account.sync_due_at, timezone.now() + timedelta(seconds=5))
+
+    def test_a_cycle_of_an_account_with_no_orders(self):
+        account = self.account("smspool")
+
+        queries = self.cycle_queries(account)
+
+        self.assertLessEqual(len(queries), MAX_QUERIES_PER_CYCLE, "\n".join(queries))
+        account.refresh_from_db()
+        self.assertIsNone(account.sync_due_at)  # nothing to follow: idle
+
+
+class LastCheckedTestCase(SandboxTestCase):
+    """`last_checked_at` of orders a bulk list shows unchanged is written on first sight
+    and then at most once a CHECKED_EVERY, not by every cycle."""
+
+    def test_it_is_noted_on_first_sight_then_at_most_once_a_checked_every(self):
+        account = self.account("smspool")
+        self.place()
+        order = Order.objects.get(account=account)
+        self.assertIsNone(order.last_checked_at)
+
+        first = timezone.now()
+        engine.run_cycle(account, now=first)
+        order.refresh_from_db()
+        self.assertEqual(order.last_checked_at, first)
+
+        engine.run_cycle(account, now=first + timedelta(seconds=5))
+        order.refresh_from_db()
+        self.assertEqual(order.last_checked_at, first)  # no write for an unchanged order
+
+        later = first + sync.CHECKED_EVERY + timedelta(seconds=1)
+        engine.run_cycle(account, now=later)
+        order.refresh_from_db()
+        self.assertEqual(order.last_checked_at, later)
+        self.assertEqual(order.state, State.WAITING)
