@@ -9,7 +9,15 @@ currency and out of the converted totals (the page says so).
 
 Success is "a code arrived"; failure is an order that ended (expired, cancelled,
 refunded) without one. Percentiles are nearest-rank: the median of 1, 2, 3, 4
-is 2, the 90th percentile of ten waits is the 9th shortest.
+is 2, the 90th percentile of ten waits is the 9th shortest. Waits count in whole
+seconds (rounded half up), the page's precision, so the daily roll-up's per-second
+histograms give exactly the percentiles of the raw rows.
+
+Whole past days come from the daily roll-up (`reports.rollup`: rows pre-aggregated
+per team, day and what the tables group by); today and any day not rolled up yet are
+computed from raw rows, and the two are merged into the same per-day rows before
+anything is converted or ranked, so the report is identical either way
+(`cost_report(..., raw=True)` computes everything from raw rows; the tests compare).
 """
 
 from __future__ import annotations
@@ -37,9 +45,10 @@ from config.money import amount_text
 from orders.models import Order, State
 from reports import charts
 from reports.fx import MissingRate, Rates
-from reports.models import LedgerEntry
+from reports.models import DailyRollup, LedgerEntry
 
 FAILED_STATES = (State.EXPIRED, State.CANCELLED, State.REFUNDED)
+PLACES = Decimal("0.0001")  # of LedgerEntry.amount
 NO_KEY = {"member": "(no member)", "service": "Rentals", "country": "Rentals"}
 
 # What spend can be broken down by: (title, ledger field).
@@ -177,15 +186,25 @@ def _spend_rows(entries, key: str | None, team=None) -> list[dict]:
         )
         .order_by()
     )
-    if key and fields[0] != key:
-        for row in rows:
+    for row in rows:
+        if key and fields[0] != key:
             row[key] = row.pop(fields[0])
+        for name in ("charges", "refunds", "order_net"):
+            row[name] = _places(row[name])
     return rows
+
+
+def _places(value: Decimal | None) -> Decimal | None:
+    """A sum of ledger amounts to their 4 places: exact on PostgreSQL already; SQLite
+    sums them as floats (0.0600000000000001), which the roll-up's columns round away."""
+    return value.quantize(PLACES) if value is not None else None
 
 
 def _fold(rows: list[dict], key: str | None, rates: Rates, to: str) -> dict[object, Spend]:
     out: dict[object, Spend] = defaultdict(Spend)
-    for row in rows:
+    # In one fixed order: Decimal sums of converted values round at 28 digits, and the
+    # roll-up must give the same last digit as raw rows.
+    for row in sorted(rows, key=lambda r: _row_order(r, key)):
         spend = out[row[key] if key else None]
         charges, refunds = row["charges"] or Decimal(0), row["refunds"] or Decimal(0)
         currency = row["currency"]
@@ -198,6 +217,11 @@ def _fold(rows: list[dict], key: str | None, rates: Rates, to: str) -> dict[obje
         except MissingRate as exc:
             spend.unconverted.add(exc.currency)
     return out
+
+
+def _row_order(row: dict, key: str | None) -> tuple:
+    value = row[key] if key else None
+    return (value is None, str(value) if value is not None else "", row["currency"], row["day"])
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -237,28 +261,27 @@ def period_bounds(since: date, until: date) -> tuple[datetime, datetime]:
     return start, end
 
 
-def cost_report(team, *, since: date, until: date, originals: bool = False) -> CostReport:
-    """The whole report for [since, until] (both days included)."""
+def cost_report(
+    team, *, since: date, until: date, originals: bool = False, raw: bool = False
+) -> CostReport:
+    """The whole report for [since, until] (both days included): rolled-up days from the
+    daily roll-up, the rest from raw rows; `raw` computes every day from raw rows."""
     start, end = period_bounds(since, until)
     to = team.reporting_currency
-    entries = LedgerEntry.objects.filter(team=team, created__gte=start, created__lt=end)
-    orders = Order.objects.filter(team=team, created__gte=start, created__lt=end)
+    if raw:
+        entries = LedgerEntry.objects.filter(team=team, created__gte=start, created__lt=end)
+        orders = Order.objects.filter(team=team, created__gte=start, created__lt=end)
+        got = _raw_inputs(team, entries, orders)
+    else:
+        got = _rolled_inputs(team, since, until)
 
-    total_rows = _spend_rows(entries, None)
-    grouped = {name: _spend_rows(entries, f, team) for name, (_t, f) in BREAKDOWNS.items()}
+    total_rows = got.spend["total"]
     currencies = sorted({r["currency"] for r in total_rows})
     rates = Rates.load({to, *currencies}, until=until)
     totals = _fold(total_rows, None, rates, to).get(None, Spend())
-    spends = {name: _fold(rows, BREAKDOWNS[name][1], rates, to) for name, rows in grouped.items()}
+    spends = {name: _fold(got.spend[name], BREAKDOWNS[name][1], rates, to) for name in BREAKDOWNS}
     per_day = _fold(total_rows, "day", rates, to)
-
-    outcomes = {name: _outcomes(orders, f) for name, (_t, f) in OUTCOMES.items()}
-    all_outcomes = orders.aggregate(
-        n=Count("id"),
-        ok=Count("id", filter=Q(code_received_at__isnull=False)),
-        failed=Count("id", filter=Q(code_received_at__isnull=True, state__in=FAILED_STATES)),
-    )
-    waits = {name: _waits(orders, OUTCOMES[name][1]) for name in ("provider", "service")}
+    all_outcomes = got.all_outcomes
 
     tables: dict[str, Table] = {}
     tables["totals"] = _totals_table(totals, currencies, to, all_outcomes, originals)
@@ -267,11 +290,11 @@ def cost_report(team, *, since: date, until: date, originals: bool = False) -> C
     tables["day"] = _day_table(per_day, since, until, currencies, to, originals)
     for name, (title, _f) in OUTCOMES.items():
         tables[f"success_{name}"] = _success_table(
-            name, title, outcomes[name], spends.get(name, {}), to
+            name, title, got.outcomes[name], spends.get(name, {}), to
         )
-    for name in ("provider", "service"):
-        tables[f"wait_{name}"] = _wait_table(name, OUTCOMES[name][0], waits[name])
-    tables["failures"] = _failures_table(entries, rates, to)
+    for name in WAITS:
+        tables[f"wait_{name}"] = _wait_table(name, OUTCOMES[name][0], got.waits[name])
+    tables["failures"] = _failures_table(got.failures, rates, to)
     return CostReport(
         currency=to,
         since=since,
@@ -284,6 +307,75 @@ def cost_report(team, *, since: date, until: date, originals: bool = False) -> C
         without_code=all_outcomes["failed"],
         tables=tables,
     )
+
+
+WAITS = ("provider", "service")
+
+
+@dataclass
+class Inputs:
+    """What the tables are made of, from raw rows or the roll-up alike."""
+
+    spend: dict[str, list[dict]]  # "total" and each breakdown: rows per key, currency, day
+    outcomes: dict[str, dict[str, dict]]  # breakdown -> key -> n, ok, failed
+    all_outcomes: dict[str, int]
+    waits: dict[str, dict[str, dict]]  # breakdown -> key -> n, median, p90
+    failures: list[dict]  # failed orders' groups, net > 0, costliest first
+
+
+def _raw_inputs(team, entries, orders) -> Inputs:
+    spend = {"total": _spend_rows(entries, None)}
+    for name, (_t, f) in BREAKDOWNS.items():
+        spend[name] = _spend_rows(entries, f, team)
+    return Inputs(
+        spend=spend,
+        outcomes={name: _outcomes(orders, f) for name, (_t, f) in OUTCOMES.items()},
+        all_outcomes=orders.aggregate(
+            n=Count("id"),
+            ok=Count("id", filter=Q(code_received_at__isnull=False)),
+            failed=Count("id", filter=Q(code_received_at__isnull=True, state__in=FAILED_STATES)),
+        ),
+        waits={name: _waits(orders, OUTCOMES[name][1]) for name in WAITS},
+        failures=list(
+            _failure_rows(entries).filter(net__gt=0).order_by("-net", "order_id")[:FAILURES_KEPT]
+        ),
+    )
+
+
+def _rolled_inputs(team, since: date, until: date) -> Inputs:
+    """Rolled-up days from the roll-up, the others from raw rows, merged."""
+    from reports import rollup
+
+    rolled = set(
+        DailyRollup.objects.filter(team=team, day__gte=since, day__lte=until).values_list(
+            "day", flat=True
+        )
+    )
+    live = Q()
+    for first, last in _ranges([d for d in _days(since, until) if d not in rolled]):
+        start, end = period_bounds(first, last)
+        live |= Q(created__gte=start, created__lt=end)
+    if live:
+        entries = LedgerEntry.objects.filter(live, team=team)
+        orders = Order.objects.filter(live, team=team)
+    else:
+        entries, orders = LedgerEntry.objects.none(), Order.objects.none()
+    return rollup.merged_inputs(team, rolled, entries, orders)
+
+
+def _days(since: date, until: date) -> list[date]:
+    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
+
+
+def _ranges(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days as runs of consecutive days: (first, last) each."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
 def _original_columns(currencies, originals: bool) -> list[Column]:
@@ -407,7 +499,8 @@ def _success_table(name, title, outcomes: dict, spends: dict, to: str) -> Table:
 
 def _waits(orders, field_name: str) -> dict[str, dict]:
     """Median and 90th percentile of the wait for a code per group: two rows per group
-    come back from the database (window functions), whatever the number of orders."""
+    come back from the database (window functions), whatever the number of orders.
+    Rounding is monotonic, so the rank's wait rounded is the rank of the rounded waits."""
     wait = ExpressionWrapper(F("code_received_at") - F("created"), output_field=DurationField())
     inner = (
         orders.filter(code_received_at__isnull=False, code_received_at__gte=F("created"))
@@ -433,7 +526,7 @@ def _waits(orders, field_name: str) -> dict[str, dict]:
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         for grp, value, position, count in cursor.fetchall():
-            seconds = _seconds(value)
+            seconds = whole_seconds(value)
             row = out.setdefault(str(grp), {"n": count, "median": None, "p90": None})
             if position * 2 >= count and (position - 1) * 2 < count:
                 row["median"] = seconds
@@ -442,12 +535,11 @@ def _waits(orders, field_name: str) -> dict[str, dict]:
     return out
 
 
-def _seconds(value) -> float:
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, str):  # some SQLite builds hand the difference back as text
-        return int(value) / 1_000_000
-    return float(value) / 1_000_000  # SQLite: microseconds
+def whole_seconds(value) -> int:
+    """A wait in whole seconds, rounded half up (exact: from its microseconds)."""
+    # SQLite gives microseconds, as a number or (some builds) as text.
+    micros = value // timedelta(microseconds=1) if isinstance(value, timedelta) else int(value)
+    return (micros + 500_000) // 1_000_000
 
 
 def _wait_table(name, title, waits: dict) -> Table:
@@ -465,33 +557,36 @@ def _wait_table(name, title, waits: dict) -> Table:
 
 
 FAILURES_SHOWN = 15
+# Groups kept before converting (the costliest in their own currency), then ranked converted.
+FAILURES_KEPT = FAILURES_SHOWN * 3
+FAILURE_FIELDS = (
+    "order_id",
+    "order__code",
+    "order__created",
+    "order__service_name",
+    "order__country_name",
+    "order__state",
+    "account__label",
+    "member__username",
+    "currency",
+)
 
 
-def _failures_table(entries, rates: Rates, to: str) -> Table:
-    """The failed orders that cost the most (charged and not refunded)."""
+def _failure_rows(entries):
+    """Net per failed order (ended without a code) and (account, member, currency)."""
     failed = entries.filter(
         order__team=F("team"),  # the join reads one team's orders (see _spend_rows)
         order__isnull=False,
         order__code_received_at__isnull=True,
         order__state__in=FAILED_STATES,
     )
-    rows = list(
-        failed.values(
-            "order_id",
-            "order__code",
-            "order__created",
-            "order__service_name",
-            "order__country_name",
-            "order__state",
-            "account__label",
-            "member__username",
-            "currency",
-        )
-        .annotate(net=Sum("amount"))
-        .filter(net__gt=0)
-        .order_by("-net")[: FAILURES_SHOWN * 3]
-    )
+    return failed.values(*FAILURE_FIELDS).annotate(net=Sum("amount")).order_by()
+
+
+def _failures_table(rows: list[dict], rates: Rates, to: str) -> Table:
+    """The failed orders that cost the most (charged and not refunded)."""
     for row in rows:
+        row["net"] = _places(row["net"])
         try:
             day = timezone.localdate(row["order__created"])
             row["converted"] = rates.convert(row["net"], row["currency"], to, day)

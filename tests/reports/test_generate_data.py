@@ -5,18 +5,21 @@ refunds it where the order ended without a code); running it again adds nothing 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.db.models import Sum
+from django.utils import timezone
 
 from accounts.models import Membership, Team
 from orders.models import Order, OrderMessage, State
 from providers.models import ExchangeRate, ProviderAccount
 from rentals.models import Rental
-from reports.models import LedgerEntry
+from reports.costs import cost_report
+from reports.models import DailyRollup, LedgerEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +66,16 @@ def test_a_small_run_makes_consistent_data():
     assert Rental.objects.count() >= 2
     assert LedgerEntry.objects.filter(rental__isnull=False).count() >= Rental.objects.count()
     assert ExchangeRate.objects.filter(currency="IDR").count() >= 30
+    # The history is rolled up for the cost report, and the report from it is the raw one.
+    assert "Rolled up " in output
+    team = Team.objects.filter(name__startswith="Generated team ").first()
+    assert DailyRollup.objects.filter(team=team).count() >= 25
+    today = timezone.localdate()
+    since = today - timedelta(days=29)
+    rolled = cost_report(team, since=since, until=today)
+    raw = cost_report(team, since=since, until=today, raw=True)
+    for name, table in raw.tables.items():
+        assert table.rows == rolled.tables[name].rows, name
 
     assert "already there" in generate("--teams", "2", "--orders", "200")
     assert Order.objects.count() == 200
@@ -70,6 +83,7 @@ def test_a_small_run_makes_consistent_data():
     generate("--clear", "--teams", "0")
     assert not Team.objects.filter(name__startswith="Generated team ").exists()
     assert Order.objects.count() == LedgerEntry.objects.count() == 0
+    assert not DailyRollup.objects.exists()
     assert Team.objects.filter(pk=bystander.pk).exists()
 
 

@@ -10,7 +10,8 @@ cancelled or refunded with a refund entry of the whole cost, and about 1 % faile
 purchases with no charge. Rentals (one per 200 orders) with their rental and
 extension charges and a few messages. IDR rates for every day of the period.
 `--active` orders per team (10) are still open (waiting or with a code) so the
-board has rows.
+board has rows. The closed days of the history are then rolled up for the cost
+report (reports.rollup), as `manage.py rollup_costs` would.
 
 Generated rows are marked: teams "Generated team NNN", users "gen-NNN-MM"
 (password `--password`, unusable without it). Running it again with the same
@@ -44,6 +45,7 @@ from orders.models import Order, OrderMessage, State
 from providers.clients import client_class
 from providers.models import Country, ExchangeRate, ProviderAccount, RateSource, Service
 from rentals.models import Rental, RentalMessage, RentalState
+from reports import rollup
 from reports.models import LedgerEntry, LedgerKind
 
 TEAM_PREFIX = "Generated team "
@@ -124,6 +126,13 @@ class Command(BaseCommand):
             f"{counts['messages']} messages, {counts['ledger']} ledger entries, "
             f"{counts['rentals']} rentals in {seconds:.1f} s."
         )
+        # The history's closed days, rolled up as the schedule and rollup_costs would.
+        started = time.monotonic()
+        days = rollup.backfill(Team.objects.filter(name__startswith=TEAM_PREFIX).order_by("pk"))
+        self.stdout.write(
+            f"Rolled up {days} days of {counts['teams']} teams "
+            f"in {time.monotonic() - started:.1f} s."
+        )
 
 
 def _pick(opts) -> dict:
@@ -142,6 +151,7 @@ def clear() -> int:
 
     with transaction.atomic():
         for queryset in (
+            *(model.objects.filter(team_id__in=teams) for model in rollup.ROLLED_MODELS),
             LedgerEntry.objects.filter(team_id__in=teams),
             SpendHold.objects.filter(team_id__in=teams),
             OrderMessage.objects.filter(order__team_id__in=teams),
