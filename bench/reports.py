@@ -7,14 +7,19 @@
 The database (default postgres://postgres@127.0.0.1:5432/bench_reports) is kept
 between runs: `manage.py generate_data --teams T --orders N` fills it once (about
 minutes at 1 M orders; the time is reported) and does nothing when the data is
-there; `--regenerate` clears and generates afresh. The load run
+there; `--regenerate` clears and generates afresh. generate_data rolls the history
+up for the cost report; a database generated before the roll-up existed is rolled up
+by `manage.py rollup_costs` (its time is reported as the backfill). The load run
 (`bench/load.sh`) uses the same database.
 
 For the largest, the median and the smallest generated team (by orders), it
 times `--runs` times, after warm-ups, side by side in one process:
 
 - `service`: `reports.costs.cost_report(team, since=today-89, until=today)`, the
-  function the page calls;
+  function the page calls: rolled-up days from the daily roll-up (reports.rollup),
+  today and any day not rolled up from raw rows;
+- `raw`: the same with `raw=True`: every day aggregated from raw rows in the
+  database (the report before the roll-up); both give identical tables (checked);
 - `view`: GET /teams/<code>/reports/?period=custom&since=&until= through
   django.test.Client as the team's owner (the whole page, template included);
 - `naive`: "the obvious way": every ledger entry and order of the period loaded
@@ -137,8 +142,10 @@ def main(argv: list[str]) -> int:
     call_command("createcachetable", verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG off: the manifest
     generated = generate(options)
+    backfilled = backfill()
     results = run(options, command=" ".join(["python -m bench --reports", *argv]))
     results["generate"] = generated
+    results["backfill"] = backfilled
     output = BASE_DIR / options.output
     base.write_results(results, output)
     print(format_table(results))
@@ -164,9 +171,35 @@ def generate(options: Options) -> dict[str, Any]:
     return {
         "command": "python manage.py generate_data " + " ".join(args),
         "seconds": round(time.monotonic() - started, 1),
-        "answer": text[-1] if text else "",
+        "answer": " ".join(line for line in text if not line.startswith("[")),
         "load_average_at_start": [round(v, 2) for v in load],
         "nproc": os.cpu_count(),
+    }
+
+
+def backfill() -> dict[str, Any]:
+    """`manage.py rollup_costs` when the generated teams have no roll-up yet (a database
+    generated before it existed); otherwise what generate_data reported."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from accounts.models import Team
+    from reports.management.commands.generate_data import TEAM_PREFIX
+    from reports.models import DailyRollup
+
+    teams = Team.objects.filter(name__startswith=TEAM_PREFIX)
+    if DailyRollup.objects.filter(team__in=teams).exists():
+        return {"command": "", "answer": "rolled up already (by generate_data or before)"}
+    base._say("rollup_costs (backfill)")
+    out, load = StringIO(), os.getloadavg()
+    started = time.monotonic()
+    call_command("rollup_costs", stdout=out)
+    return {
+        "command": "python manage.py rollup_costs",
+        "seconds": round(time.monotonic() - started, 1),
+        "answer": out.getvalue().strip(),
+        "load_average_at_start": [round(v, 2) for v in load],
     }
 
 
@@ -246,6 +279,7 @@ def run(options: Options, command: str) -> dict[str, Any]:
     from accounts.roles import Role
     from orders.models import Order
     from reports import costs
+    from reports.models import DailyRollup
 
     started, load = time.time(), os.getloadavg()
     until = timezone.localdate()
@@ -264,7 +298,7 @@ def run(options: Options, command: str) -> dict[str, Any]:
             assert response.status_code == 200, response.status_code
             return response
 
-        base._say(f"{label} team: service, view, naive")
+        base._say(f"{label} team: service, raw, view, naive")
         row = {
             "team": team.name,
             "orders_total": Order.objects.filter(team=team).count(),
@@ -272,8 +306,16 @@ def run(options: Options, command: str) -> dict[str, Any]:
                 team=team, created__gte=start, created__lt=end
             ).count(),
             "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
+            "rolled_up_days": DailyRollup.objects.filter(
+                team=team, day__gte=since, day__lte=until
+            ).count(),
+            "identical": same_report(team, since, until),
             "service": timed(
                 lambda team=team: costs.cost_report(team, since=since, until=until), options.runs
+            ),
+            "raw": timed(
+                lambda team=team: costs.cost_report(team, since=since, until=until, raw=True),
+                options.runs,
             ),
             "view": timed(view, options.runs),
             "naive": timed(
@@ -282,10 +324,25 @@ def run(options: Options, command: str) -> dict[str, Any]:
         }
         row["view"]["bytes"] = len(view().content)
         row["naive_over_service"] = round(row["naive"]["p50_ms"] / row["service"]["p50_ms"], 1)
+        row["raw_over_service"] = round(row["raw"]["p50_ms"] / row["service"]["p50_ms"], 1)
         results["teams"][label] = row
     results["meta"] = meta(command, options, started, load)
     results["targets"] = targets(results)
     return results
+
+
+def same_report(team, since, until) -> bool:
+    """The report from the roll-up has the raw report's tables, cell by cell."""
+    from reports import costs
+
+    for originals in (False, True):
+        rolled = costs.cost_report(team, since=since, until=until, originals=originals)
+        raw = costs.cost_report(team, since=since, until=until, originals=originals, raw=True)
+        if [t.rows for t in rolled.tables.values()] != [t.rows for t in raw.tables.values()]:
+            return False
+        if [t.cells() for t in rolled.tables.values()] != [t.cells() for t in raw.tables.values()]:
+            return False
+    return True
 
 
 def naive_report(team, since, until) -> dict[str, Any]:
@@ -390,6 +447,12 @@ def targets(results: dict) -> list[dict[str, Any]]:
             "met": largest["view"]["p95_ms"] <= 300,
         },
         {
+            "target": "roll-up report identical to the raw one (every team measured)",
+            "value": {label: row["identical"] for label, row in teams.items()},
+            "bound": "all true",
+            "met": all(row["identical"] for row in teams.values()),
+        },
+        {
             "target": "queries independent of team size (service, view)",
             "value": [counts, view_counts],
             "bound": "equal",
@@ -405,18 +468,23 @@ def format_table(results: dict) -> str:
         f"smsdesk reports benchmark - nproc {meta['nproc']}, {meta['database']}, "
         f"load {meta['load_average_at_start'][0]} at start",
         f"generate_data: {gen.get('answer', '')} ({gen.get('seconds')} s)",
+        f"backfill: {results.get('backfill', {}).get('answer', '')}",
         "",
         f"{'team':<9} {'orders':>8} {'in period':>9} {'way':<8} {'p50 ms':>8} {'p95 ms':>8} "
         f"{'queries':>7}",
     ]
     for label, row in results["teams"].items():
-        for way in ("service", "view", "naive"):
+        for way in ("service", "raw", "view", "naive"):
             r = row[way]
             lines.append(
                 f"{label:<9} {row['orders_total']:>8} {row['orders_in_period']:>9} {way:<8} "
                 f"{r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['queries']:>7}"
             )
-        lines.append(f"{'':<9} naive / service (p50): {row['naive_over_service']}x")
+        lines.append(
+            f"{'':<9} raw / service (p50): {row['raw_over_service']}x, naive / service: "
+            f"{row['naive_over_service']}x; {row['rolled_up_days']} days rolled up, "
+            f"identical: {row['identical']}"
+        )
     lines += ["", "targets:"]
     for row in results["targets"]:
         mark = "met " if row["met"] else "MISS"

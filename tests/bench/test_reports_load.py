@@ -66,3 +66,21 @@ def test_the_lua_script_pairs_each_user_with_their_own_pages():
         assert pair in script
     assert '{"sessionid=s0", "/b1"}' not in script
     assert "function done(summary, latency, requests)" in script
+
+
+@pytest.mark.django_db
+def test_the_bench_checks_the_rolled_up_report_against_the_raw_one():
+    from reports.models import DailyRollup
+
+    call_command(
+        "generate_data", "--teams", "1", "--orders", "300", "--days", "20", stdout=StringIO()
+    )
+    team = reports.pick_teams()["largest"]
+    assert DailyRollup.objects.filter(team=team).exists()  # generate_data rolled it up
+    assert reports.backfill()["answer"].startswith("rolled up already")
+    until = timezone.localdate()
+    assert reports.same_report(team, until - timedelta(days=89), until)
+    DailyRollup.objects.all().delete()
+    done = reports.backfill()  # a database generated before the roll-up: backfilled
+    assert done["command"] == "python manage.py rollup_costs"
+    assert DailyRollup.objects.filter(team=team).exists()
