@@ -103,8 +103,10 @@ def main(argv: list[str]) -> int:
             teams=options.teams, orders=options.orders, database_url=options.database_url
         )
     )
+    backfilled = reports.backfill()  # the cost report's roll-up (reports.rollup)
     results = run(options, command=" ".join(["python -m bench --load", *argv]))
     results["generate"] = generated
+    results["backfill"] = backfilled
     output = BASE_DIR / options.output
     base.write_results(results, output)
     print(format_table(results))

@@ -179,7 +179,8 @@ def generate(options: Options) -> dict[str, Any]:
 
 def backfill() -> dict[str, Any]:
     """`manage.py rollup_costs` when the generated teams have no roll-up yet (a database
-    generated before it existed); otherwise what generate_data reported."""
+    generated before it existed); otherwise the schedule's work (the days closed since
+    the last run: no task cluster runs here)."""
     from io import StringIO
 
     from django.core.management import call_command
@@ -190,7 +191,10 @@ def backfill() -> dict[str, Any]:
 
     teams = Team.objects.filter(name__startswith=TEAM_PREFIX)
     if DailyRollup.objects.filter(team__in=teams).exists():
-        return {"command": "", "answer": "rolled up already (by generate_data or before)"}
+        from reports import rollup
+
+        done = rollup.rollup_recent()
+        return {"command": "", "answer": f"rolled up already; {done['days']} days since"}
     base._say("rollup_costs (backfill)")
     out, load = StringIO(), os.getloadavg()
     started = time.monotonic()
