@@ -58,10 +58,11 @@ def sync_rentals(account, client, now) -> int:
 
 
 def _live_rentals(account) -> list[Rental]:
+    """The account's active and unconfirmed rentals (in no order: sync_rentals sorts)."""
     return list(
         Rental.objects.filter(
             account=account, state__in=(RentalState.ACTIVE, RentalState.UNCONFIRMED)
-        )
+        ).order_by()
     )
 
 

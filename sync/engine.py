@@ -131,9 +131,12 @@ def next_due(account: ProviderAccount, cycle: Cycle, started: datetime) -> datet
 def cycle(account_id: int, token: str) -> str:
     """Run one cycle of an account whose lease the dispatcher claimed for `token`."""
     started = timezone.now()
-    account = ProviderAccount.objects.filter(
-        pk=account_id, poller_lease_owner=token, enabled=True
-    ).first()
+    # By primary key: the model's ordering (by team name) would join the teams table.
+    account = (
+        ProviderAccount.objects.filter(pk=account_id, poller_lease_owner=token, enabled=True)
+        .order_by("pk")
+        .first()
+    )
     if account is None:
         # Disabled meanwhile, or the lease ran out while the task waited: let go.
         leases.release(account_id, token, started=started, due_at=None)
