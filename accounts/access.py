@@ -107,6 +107,19 @@ def get_object_for_user[M: models.Model](
     return obj, _remember(request, membership)
 
 
+def get_membership_in_team(acting: Membership, membership_code) -> Membership:
+    """Return the membership `membership_code` of `acting`'s own team.
+
+    Raises Http404 for a membership of another team, an unknown one or a malformed code.
+    """
+    try:
+        return Membership.objects.select_related("user", "team").get(
+            code=membership_code, team=acting.team
+        )
+    except (Membership.DoesNotExist, ValueError, ValidationError) as exc:
+        raise Http404("No such member.") from exc
+
+
 def client_ip(request: HttpRequest) -> str | None:
     """Return the client's IP address as the reverse proxy or socket reports it."""
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")

@@ -6,17 +6,11 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("teams/", views.teams, name="teams"),
     path("teams/switch/", views.switch_team, name="switch_team"),
-    path("teams/<uuid:code>/", views.dashboard, name="dashboard"),
     path("teams/<uuid:code>/members/", views.members, name="members"),
     path(
         "teams/<uuid:code>/members/<uuid:membership_code>/role/",
         views.member_role,
         name="member_role",
-    ),
-    path(
-        "teams/<uuid:code>/members/<uuid:membership_code>/remove/",
-        views.member_remove,
-        name="member_remove",
     ),
     path(
         "teams/<uuid:code>/members/<uuid:membership_code>/limit/",
@@ -35,5 +29,4 @@ urlpatterns = [
     ),
     # The link in an invitation email (no login needed: it lets the person create one).
     path("invitations/<str:token>/", views.invitation, name="invitation"),
-    path("teams/<uuid:code>/settings/", views.team_settings, name="team_settings"),
 ]

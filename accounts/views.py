@@ -8,20 +8,25 @@ from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import services
-from accounts.access import SESSION_TEAM_KEY, RoleRequired, client_ip, get_team_for_user
+from accounts.access import (
+    SESSION_TEAM_KEY,
+    RoleRequired,
+    client_ip,
+    get_membership_in_team,
+    get_team_for_user,
+)
 from accounts.forms import InviteForm, RoleForm, SignupForm, SpendLimitForm, TeamForm
 from accounts.models import Invitation, Membership
 from accounts.roles import ROLE_SUMMARIES, Permission, Role
-from audit.models import AuditEvent
 
 
 def login_locked_out(request, original_response=None, credentials=None):
@@ -111,53 +116,6 @@ def switch_team(request):
     code = request.POST.get("team", "")
     membership = get_team_for_user(request, code)
     return redirect("dashboard", code=membership.team.code)
-
-
-@login_required
-@require_GET
-def dashboard(request, code):
-    membership = get_team_for_user(request, code)
-    team = membership.team
-    ctx = {
-        "team": team,
-        "members": team.memberships.select_related("user").order_by("user__username"),
-        "events": AuditEvent.objects.filter(team=team).select_related("actor")[:10],
-    }
-    ctx.update(_dashboard_extras(team, membership))
-    return render(request, "accounts/dashboard.html", ctx)
-
-
-def _dashboard_extras(team, membership) -> dict:
-    """Counts from the other apps, shown on the dashboard."""
-    from django.utils import timezone
-
-    from orders.models import Order
-    from providers.models import ProviderAccount
-    from rentals.models import Rental, RentalState
-    from rentals.reminders import expiring_soon
-
-    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    shown = list(_dashboard_accounts(team, membership, ProviderAccount))
-    return {
-        "provider_accounts": shown,
-        "accounts_hidden": ProviderAccount.objects.live().filter(team=team).count() - len(shown),
-        "active_orders": Order.objects.filter(team=team).active().count(),
-        "codes_today": Order.objects.filter(team=team, code_received_at__gte=today).count(),
-        "active_rentals": Rental.objects.filter(team=team, state=RentalState.ACTIVE).count(),
-        "expiring_rentals": expiring_soon(team)[:5],
-    }
-
-
-def _dashboard_accounts(team, membership, model):
-    """Managers and owners see every account not removed, a failing one with its reason;
-    the others only the accounts they can order through now (a failing or disabled one
-    is not theirs to fix, and would clutter every member's dashboard)."""
-    from providers.models import Health
-
-    accounts = model.objects.live().filter(team=team).order_by("label")
-    if membership.can(Permission.MANAGE_PROVIDERS):
-        return accounts
-    return accounts.usable().exclude(health=Health.FAILING)
 
 
 @login_required
@@ -332,17 +290,6 @@ def permission_denied(request, exception=None):
     return render(request, "403.html", ctx, status=403)
 
 
-def _target_membership(acting: Membership, membership_code) -> Membership:
-    try:
-        return get_object_or_404(
-            Membership.objects.select_related("user", "team"),
-            code=membership_code,
-            team=acting.team,
-        )
-    except ValueError as exc:
-        raise Http404 from exc
-
-
 def _apply(request, code, change) -> None:
     try:
         change()
@@ -354,7 +301,7 @@ def _apply(request, code, change) -> None:
 @require_POST
 def member_role(request, code, membership_code):
     acting = get_team_for_user(request, code, Permission.MANAGE_MEMBERS)
-    target = _target_membership(acting, membership_code)
+    target = get_membership_in_team(acting, membership_code)
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose one of the roles offered.")
@@ -373,60 +320,10 @@ def member_role(request, code, membership_code):
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
-def member_remove(request, code, membership_code):
-    """GET: what removing the member means (the confirmation step); POST: remove."""
-    acting = get_team_for_user(request, code, Permission.MANAGE_MEMBERS)
-    target = _target_membership(acting, membership_code)
-    if request.method == "GET":
-        return _confirm_remove(request, acting, target)
-
-    def change():
-        services.member_remove(acting=acting, membership=target, request=request)
-        messages.success(request, f"{target.user.get_username()} removed from the team.")
-
-    _apply(request, code, change)
-    if target.user == request.user and not Membership.objects.filter(pk=target.pk).exists():
-        return redirect("index")
-    return redirect("members", code=code)
-
-
-def _confirm_remove(request, acting: Membership, target: Membership):
-    from orders.models import Order
-    from rentals.models import Rental, RentalState
-
-    team = acting.team
-    ctx = {
-        "team": team,
-        "target": target,
-        "is_self": target.user_id == request.user.pk,
-        "spent": _spent_or_none(team, target.user),
-        "currency": team.reporting_currency,
-        "active_orders": Order.objects.filter(team=team, ordered_by=target.user).active().count(),
-        "active_rentals": Rental.objects.filter(
-            team=team, rented_by=target.user, state=RentalState.ACTIVE
-        ).count(),
-        "may_remove": target.role != Role.OWNER or acting.can(Permission.MANAGE_OWNERS),
-    }
-    return render(request, "accounts/member_remove.html", ctx)
-
-
-def _spent_or_none(team, user):
-    """What `user` spent in `team` this month, or None when an amount has no exchange rate
-    (reports.fx.MissingRate is a ValueError)."""
-    from reports.ledger import member_spend_usd
-
-    try:
-        return member_spend_usd(team, user)
-    except ValueError:
-        return None
-
-
-@login_required
 @require_POST
 def member_spend_limit(request, code, membership_code):
     acting = get_team_for_user(request, code, Permission.MANAGE_TEAM)
-    target = _target_membership(acting, membership_code)
+    target = get_membership_in_team(acting, membership_code)
     form = SpendLimitForm(request.POST)
     if not form.is_valid():
         messages.error(request, "The limit must be a positive amount, or empty for no limit.")
@@ -439,29 +336,3 @@ def member_spend_limit(request, code, membership_code):
         )
         messages.success(request, f"Spend limit for {target.user.get_username()} saved.")
     return redirect("members", code=code)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def team_settings(request, code):
-    membership = get_team_for_user(request, code)
-    team = membership.team
-    form = TeamForm(request.POST or None, initial={"name": team.name})
-    if request.method == "POST":
-        if not membership.can(Permission.MANAGE_TEAM):
-            raise PermissionDenied
-        if form.is_valid():
-            services.team_rename(
-                team=team, name=form.cleaned_data["name"], actor=request.user, request=request
-            )
-            messages.success(request, "Team renamed.")
-            return redirect("team_settings", code=code)
-    ctx = {"team": team, "form": form, "can_manage": membership.can(Permission.MANAGE_TEAM)}
-    ctx.update(_settings_extras(request, membership))
-    return render(request, "accounts/settings.html", ctx)
-
-
-def _settings_extras(request, membership) -> dict:
-    from providers.views import provider_accounts_context
-
-    return provider_accounts_context(request, membership)

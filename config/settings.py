@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "webhooks",
     "sync",
     "api",
+    "portal",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -27,6 +27,7 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("accounts.urls")),
+    path("", include("portal.urls")),
     path("", include("audit.urls")),
     path("", include("providers.urls")),
     path("", include("orders.urls")),

@@ -11,8 +11,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.demo import LOGINS, sandbox_token
-from accounts.management.commands import demo
+from demo.data import LOGINS, sandbox_token
+from demo.management.commands import demo as demo_command
 from tests.conftest import start_sandbox
 from tests.processes import ROOT, free_port
 
@@ -48,10 +48,11 @@ def test_it_tells_its_own_sandbox_from_somebody_elses():
         start_sandbox(),
     )
     try:
-        assert demo._sandbox_owner(ours.base_url, "our-token") == "ours"
-        assert demo._sandbox_owner(theirs.base_url, "our-token") == "theirs"
-        assert demo._sandbox_owner(anyones.base_url, "our-token") == "theirs"
-        assert demo._sandbox_owner(f"http://127.0.0.1:{free_port()}", "our-token") == "other"
+        assert demo_command._sandbox_owner(ours.base_url, "our-token") == "ours"
+        assert demo_command._sandbox_owner(theirs.base_url, "our-token") == "theirs"
+        assert demo_command._sandbox_owner(anyones.base_url, "our-token") == "theirs"
+        nowhere = f"http://127.0.0.1:{free_port()}"
+        assert demo_command._sandbox_owner(nowhere, "our-token") == "other"
     finally:
         for server in (ours, theirs, anyones):
             server.stop()
@@ -136,7 +137,7 @@ def test_the_task_clusters_bookkeeping_lines_are_hidden(tmp_path):
         b"12:00:01,300 INFO django-q Enqueued [smsdesk] 22",
         b"12:00:01,400 INFO django-q Q Cluster fish-oscar [smsdesk] running.",
     ]
-    output = demo.Output("tasks", hide=demo.TASK_CHATTER)
+    output = demo_command.Output("tasks", hide=demo_command.TASK_CHATTER)
     with open(output.fd, "wb") as child:
         child.write(b"\n".join(lines) + b"\n")
     shown = StringIO()

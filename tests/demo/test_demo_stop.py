@@ -13,7 +13,7 @@ from io import StringIO
 
 import pytest
 
-from accounts.management.commands import demo
+from demo.management.commands import demo as demo_command
 from tests.processes import (
     MANAGE,
     ROOT,
@@ -40,13 +40,13 @@ time.sleep(60)
 
 
 def test_a_child_that_ignores_sigterm_is_killed_with_its_own_children(monkeypatch):
-    monkeypatch.setattr(demo, "GRACE_SECONDS", 0.5)
+    monkeypatch.setattr(demo_command, "GRACE_SECONDS", 0.5)
     stubborn = subprocess.Popen(
         [sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True, start_new_session=True
     )
     assert stubborn.stdout.readline().strip() == "ready"
     errors = StringIO()
-    command = demo.Command(stdout=StringIO(), stderr=errors)
+    command = demo_command.Command(stdout=StringIO(), stderr=errors)
     command.processes, command.outputs = [("stubborn", stubborn)], []
     started = time.monotonic()
     command._stop_all()
@@ -118,7 +118,7 @@ def gone(process, groups: set[int], ports) -> bool:
 def test_each_stop_signal_ends_the_run_and_stops_the_children(settings, monkeypatch, signum):
     settings.DEBUG = True
     before = signal.getsignal(signum)
-    command = demo.Command(stdout=StringIO(), stderr=StringIO())
+    command = demo_command.Command(stdout=StringIO(), stderr=StringIO())
 
     def run(options):
         os.kill(os.getpid(), signum)

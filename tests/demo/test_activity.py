@@ -10,8 +10,8 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.demo import create_demo_team, create_sandbox_accounts
-from accounts.demo_activity import create_demo_activity
+from demo.activity import create_demo_activity
+from demo.data import create_demo_team, create_sandbox_accounts
 from orders.models import Order
 from providers.services import catalog_sync, provider_account_test
 from reports.balances import reconcile

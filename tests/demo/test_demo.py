@@ -1,7 +1,7 @@
 import pytest
 
-from accounts.demo import LOGINS, TEAM_NAME, create_demo_team, create_sandbox_accounts
 from accounts.models import Membership, Team
+from demo.data import LOGINS, TEAM_NAME, create_demo_team, create_sandbox_accounts
 from providers.models import ProviderAccount
 
 

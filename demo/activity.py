@@ -25,7 +25,7 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.demo import sandbox_control_headers
+from demo.data import sandbox_control_headers
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import (
+from demo.data import (
     LOGINS,
     SANDBOX_TOKEN_FILE,
     create_demo_team,
@@ -288,7 +288,7 @@ class Command(BaseCommand):
             )
 
     def _set_up_activity(self, team) -> None:
-        from accounts.demo_activity import create_demo_activity
+        from demo.activity import create_demo_activity
 
         placed = create_demo_activity(team)
         if placed:
