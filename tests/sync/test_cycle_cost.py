@@ -86,3 +86,34 @@ class LastCheckedTestCase(SandboxTestCase):
         order.refresh_from_db()
         self.assertEqual(order.last_checked_at, later)
         self.assertEqual(order.state, State.WAITING)
+
+
+class CycleCountsTestCase(SandboxTestCase):
+    """The counts that set the next cycle are of the orders as the cycle left them: a
+    step that moved an order has the live list read again."""
+
+    def test_a_code_that_arrives_during_the_cycle_is_no_longer_awaited(self):
+        account = self.account("smspool")
+        self.place()
+        order = Order.objects.get(account=account)
+        self.assertEqual(engine.run_cycle(account).awaiting, 1)
+        self.deliver(order, text="Your code is 482913")
+
+        result = engine.run_cycle(account)
+
+        order.refresh_from_db()
+        self.assertEqual(order.state, State.RECEIVED)
+        self.assertEqual((result.awaiting, result.active), (0, 1))
+
+    def test_an_order_closed_at_its_expiry_during_the_cycle_is_not_followed(self):
+        account = self.account("smspool")
+        self.place()
+        order = Order.objects.get(account=account)
+        self.advance(1300)  # past its lifetime upstream as well
+
+        result = engine.run_cycle(account, now=order.expires_at + timedelta(seconds=1))
+
+        order.refresh_from_db()
+        self.assertIn(order.state, (State.EXPIRED, State.REFUNDED, State.CANCELLED))
+        self.assertEqual((result.awaiting, result.active), (0, 0))
+        self.assertFalse(result.has_work)
