@@ -191,18 +191,18 @@ def _outcomes(team, orders, keep: set[date]) -> list[DailyOutcome]:
 
 
 def _waits(team, orders, keep: set[date]) -> list[DailyWait]:
-    counts: Counter = Counter()
+    groups: dict[tuple, Counter] = defaultdict(Counter)
     for account_id, service, created, got in _with_code(orders).values_list(
         "account_id", "service_name", "created", "code_received_at"
     ):
         day = timezone.localdate(created)
         if day in keep:
             seconds = costs.whole_seconds(got - created)
-            counts[(day, Breakdown.PROVIDER, str(account_id), seconds)] += 1
-            counts[(day, Breakdown.SERVICE, service, seconds)] += 1
+            groups[(day, Breakdown.PROVIDER, str(account_id))][seconds] += 1
+            groups[(day, Breakdown.SERVICE, service)][seconds] += 1
     return [
-        DailyWait(team=team, day=day, breakdown=name, key=key, seconds=seconds, codes=n)
-        for (day, name, key, seconds), n in counts.items()
+        DailyWait(team=team, day=day, breakdown=name, key=key, counts=sorted(counts.items()))
+        for (day, name, key), counts in groups.items()
     ]
 
 
@@ -309,12 +309,7 @@ def merged_inputs(team, rolled: set[date], entries, orders) -> costs.Inputs:
             .annotate(n=Sum("orders"), ok=Sum("codes"), failed=Sum("failed"))
             .order_by()
         )
-        wait_rows = list(
-            DailyWait.objects.filter(scope)
-            .values_list("breakdown", "key", "seconds")
-            .annotate(codes=Sum("codes"))
-            .order_by()
-        )
+        wait_rows = list(DailyWait.objects.filter(scope).values_list("breakdown", "key", "counts"))
         failure_rows = list(
             DailyFailure.objects.filter(scope)
             .values(*costs.FAILURE_FIELDS)
@@ -360,8 +355,10 @@ def merged_inputs(team, rolled: set[date], entries, orders) -> costs.Inputs:
         seconds = costs.whole_seconds(got - created)
         histograms[Breakdown.PROVIDER][str(label)][seconds] += 1
         histograms[Breakdown.SERVICE][str(service)][seconds] += 1
-    for name, key, seconds, codes in wait_rows:
-        histograms[name][str(names.outcome(name, key))][seconds] += codes
+    for name, key, counts in wait_rows:
+        histogram = histograms[name][str(names.outcome(name, key))]
+        for seconds, codes in counts:
+            histogram[seconds] += codes
     waits = {
         name: {key: _nearest_ranks(counts) for key, counts in groups.items()}
         for name, groups in histograms.items()
