@@ -182,9 +182,9 @@ class DailyOutcome(models.Model):
 class DailyWait(models.Model):
     """How many of one day's orders got their code after how many seconds (whole seconds,
     the page's precision), per provider account (`key`: its id) or service: a histogram,
-    so the period's nearest-rank percentiles are exact. `counts` is [[seconds, codes],
-    ...] by seconds: one row per group and day (a row per second was 1.5 M rows at 1 M
-    orders, and summing them cost more than the rest of the report).
+    so the period's nearest-rank percentiles are exact. `counts` is [seconds, codes,
+    seconds, codes, ...] by seconds: one row per group and day (a row per second was
+    1.5 M rows at 1 M orders, and summing them cost more than the rest of the report).
     """
 
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="+")
