@@ -1,16 +1,15 @@
 from __future__ import annotations
 
 import re
-import uuid
 from decimal import Decimal
 
 from django import forms
 
 from accounts.dates import BoundedDateField, check_date_range
-from orders import board, quotes, search
+from orders import board
 from orders.models import BOARD_STATES, State
-from providers.canonical import SERVICE_BY_NAME, country_iso_for, normalise
-from providers.models import CatalogCountry, CatalogService, Country, Service
+from providers.forms import NoteField
+from providers.picks import did_you_mean, find_country, find_service
 from providers.types import ActivationType, PricingOption
 
 AUTO_CHEAPEST = "auto:cheapest"
@@ -47,89 +46,6 @@ class PairForm(forms.Form):
                 + did_you_mean(text, team=self.team, kind="country")
             )
         return found
-
-
-def find_service(text: str, *, team) -> Service | CatalogService | None:
-    """The service `text` names for `team` (a label of its pick list, a key, a "u<id>"
-    of its own catalogue, a known name or alias), or what it forgivingly means (a
-    start, a word, a typo: orders/search.py), or None."""
-    options = quotes.service_options(team)
-    found = _by_label(text, options, team=team)
-    found = found or quotes.resolve_service(text, team=team)
-    if found is None:
-        slug = SERVICE_BY_NAME.get(normalise(text))
-        found = Service.objects.filter(slug=slug).first() if slug else None
-    if found is None and "\x00" not in text:
-        found = Service.objects.filter(name__iexact=text).first()
-    if found is None and "\x00" not in text:
-        guess = search.best(text, options, kind="service")
-        found = quotes.resolve_service(guess.value, team=team) if guess else None
-    return found
-
-
-def find_country(text: str, *, team) -> Country | CatalogCountry | None:
-    """The country `text` names for `team` (a label of its pick list, an ISO code, a
-    "u<id>" of its own catalogue, a known name or alias), or None."""
-    options = quotes.country_options(team)
-    found = _by_label(text, options, team=team, country=True)
-    found = found or quotes.resolve_country(text, team=team)
-    if found is None:
-        iso = country_iso_for(name=text)
-        found = Country.objects.filter(iso=iso).first() if iso else None
-    if found is None and "\x00" not in text:
-        guess = search.best(text, options, kind="country")
-        found = quotes.resolve_country(guess.value, team=team) if guess else None
-    return found
-
-
-def did_you_mean(text: str, *, team, kind: str) -> str:
-    """The " Did you mean “Telegram” or “Telegram X”?" ending of an error, or "" when
-    nothing is close."""
-    options = quotes.service_options(team) if kind == "service" else quotes.country_options(team)
-    close = search.suggestions(text, options, kind=kind)
-    if not close:
-        return ""
-    quoted = [f"“{label}”" for label in close]
-    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
-    return f" Did you mean {listed}?"
-
-
-def _by_label(text: str, options, *, team, country: bool = False):
-    for value, label, _group in options:
-        if label.lower() == text.lower():
-            if country:
-                return quotes.resolve_country(value, team=team)
-            return quotes.resolve_service(value, team=team)
-    return None
-
-
-def new_idempotency_key() -> str:
-    return uuid.uuid4().hex
-
-
-NOTE_LENGTH = 500
-
-
-class NoteField(forms.CharField):
-    """A note of at most 500 characters, refused (never cut) when longer.
-
-    The input carries no maxlength: a browser would cut a pasted text silently,
-    and the member would learn of it only later. The form says so instead.
-    """
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("strip", True)
-        super().__init__(max_length=NOTE_LENGTH, **kwargs)
-        self.error_messages["max_length"] = (
-            "A note is at most 500 characters; this one has %(show_value)s. "
-            "Shorten it and save again: nothing was saved."
-        )
-
-    def widget_attrs(self, widget):
-        attrs = super().widget_attrs(widget)
-        attrs.pop("maxlength", None)
-        return attrs
 
 
 class OrderForm(PairForm):

@@ -12,8 +12,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from orders.models import FavouritePair, Order
-from orders.quotes import UNMAPPED_PREFIX
 from providers.models import CatalogCountry, CatalogService
+from providers.picks import UNMAPPED_PREFIX
 
 RECENT = 5
 FAVOURITES_MAX = 20

@@ -6,40 +6,39 @@ SMS-Activate clone without getPrices) offers every service it lists in every
 country it lists, with no price: the price is known after purchase. Such
 offers come after the priced ones in stock.
 
-A service or country is named by its canonical key ("whatsapp", "US") or, for
-an upstream entry that has no canonical mapping, by "u<catalog row id>", so
-unmapped entries stay orderable under their own names. A "u<id>" resolves only
-to a row of one of the team's own provider accounts.
+A service or country is named as providers/picks.py resolves it: its canonical
+key ("whatsapp", "US") or "u<catalog row id>" of one of the team's own accounts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Count, Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from config.money import money_text
 from orders.errors import Alternative
 from orders.models import Order
 from orders.services import Choice
+from providers import picks
 from providers.errors import ProviderError
 from providers.models import (
     CatalogCountry,
     CatalogPool,
     CatalogPrice,
     CatalogService,
-    Country,
-    Service,
 )
+
+# The API resolves a key through this module (api/v1/routes.py); resolving is the catalogue's.
+from providers.picks import resolve_country, resolve_service  # noqa: F401
 from providers.types import Capability
 from reports.ledger import usd_value
 
 LIVE_QUOTE_TTL = 30  # seconds a live price is reused before asking the provider again
-UNMAPPED_PREFIX = "u"
 
 
 @dataclass
@@ -88,47 +87,6 @@ class Offer:
         return sorted(c.value for c in self.account.client_class.capabilities)
 
 
-# --- resolving what the member typed ------------------------------------------------------
-
-
-def resolve_service(key: str, *, team) -> Service | CatalogService | None:
-    """The service `key` names for `team`: a canonical slug, or "u<id>" of a catalogue
-    row of one of the team's own provider accounts. None for anything else."""
-    key = _clean_key(key)
-    pk = _catalog_pk(key)
-    if pk is not None:
-        rows = CatalogService.objects.select_related("account", "service")
-        return rows.filter(pk=pk, account__team=team).first()
-    return Service.objects.filter(slug=key.lower()).first() if key else None
-
-
-def resolve_country(key: str, *, team) -> Country | CatalogCountry | None:
-    """The country `key` names for `team`: an ISO code, or "u<id>" of a catalogue row
-    of one of the team's own provider accounts. None for anything else."""
-    key = _clean_key(key)
-    pk = _catalog_pk(key)
-    if pk is not None:
-        rows = CatalogCountry.objects.select_related("account", "country")
-        return rows.filter(pk=pk, account__team=team).first()
-    return Country.objects.filter(iso=key.upper()).first() if key else None
-
-
-def _clean_key(key) -> str:
-    """`key` stripped; "" when it cannot name anything (too long, or with a NUL byte,
-    which PostgreSQL refuses in any query)."""
-    key = (key or "").strip()
-    return "" if len(key) > 120 or "\x00" in key else key
-
-
-def _catalog_pk(key: str) -> int | None:
-    """The row id of a "u<id>" key, or None when `key` is not one."""
-    digits = key[len(UNMAPPED_PREFIX) :] if key.startswith(UNMAPPED_PREFIX) else ""
-    # isdigit() alone accepts "²" and other digits int() or the database refuse.
-    if not digits or not digits.isascii() or not digits.isdigit() or len(digits) > 18:
-        return None
-    return int(digits)
-
-
 def _service_filter(service) -> Q:
     if isinstance(service, CatalogService):
         return Q(service=service)
@@ -141,59 +99,17 @@ def _country_filter(country) -> Q:
     return Q(country__country=country)
 
 
-# --- the form's pick lists --------------------------------------------------------------------
+# --- the order form's pick lists ------------------------------------------------------------
 
 
 def service_options(team) -> list[tuple[str, str, str]]:
-    """(value, label, group) for every orderable service: favourites, recent, then A–Z."""
-    accounts = team.provider_accounts.filter(enabled=True)
-    mapped = Service.objects.filter(
-        pk__in=CatalogService.objects.filter(account__in=accounts).values("service")
-    ).order_by("name")
-    unmapped = CatalogService.objects.filter(account__in=accounts, service__isnull=True)
-    options = _favourites_first(team, "service", [(s.slug, s.name) for s in mapped])
-    options += [
-        (f"{UNMAPPED_PREFIX}{s.pk}", f"{s.name} ({s.account.label})", "Other")
-        for s in unmapped.select_related("account").order_by("name")
-    ]
-    return options
+    """The order form's services: the team's most-ordered and latest first, then A–Z."""
+    return picks.service_options(team, history=Order.objects.filter(team=team))
 
 
 def country_options(team) -> list[tuple[str, str, str]]:
-    accounts = team.provider_accounts.filter(enabled=True)
-    mapped = Country.objects.filter(
-        pk__in=CatalogCountry.objects.filter(account__in=accounts).values("country")
-    ).order_by("name")
-    unmapped = CatalogCountry.objects.filter(account__in=accounts, country__isnull=True)
-    options = _favourites_first(team, "country", [(c.iso, c.name) for c in mapped])
-    options += [
-        (f"{UNMAPPED_PREFIX}{c.pk}", f"{c.name} ({c.account.label})", "Other")
-        for c in unmapped.select_related("account").order_by("name")
-    ]
-    return options
-
-
-def _favourites_first(team, field: str, everything: list[tuple[str, str]]):
-    """Put the team's most-ordered (last 30 days) and most recent choices on top."""
-    key_field = "slug" if field == "service" else "iso"
-    since = timezone.now() - timedelta(days=30)
-    orders = Order.objects.filter(team=team, **{f"{field}__isnull": False})
-    favourites = list(
-        orders.filter(created__gte=since)
-        .values_list(f"{field}__{key_field}", flat=True)
-        .annotate(n=Count("id"))
-        .order_by("-n")[:5]
-    )
-    recent = list(
-        orders.values_list(f"{field}__{key_field}", flat=True)
-        .annotate(last=Max("created"))
-        .order_by("-last")[:5]
-    )
-    labels = dict(everything)
-    top = [(k, labels[k], "Favourites") for k in favourites if k in labels]
-    top += [(k, labels[k], "Recent") for k in recent if k in labels and k not in favourites]
-    taken = {k for k, _, _ in top}
-    return top + [(k, name, "All") for k, name in everything if k not in taken]
+    """The order form's countries, ordered as its services are."""
+    return picks.country_options(team, history=Order.objects.filter(team=team))
 
 
 # --- offers ---------------------------------------------------------------------------

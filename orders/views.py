@@ -32,9 +32,9 @@ from orders.forms import (
     NoteForm,
     OrderForm,
     PairForm,
-    new_idempotency_key,
 )
 from orders.models import BOARD_STATES, Order, OrderMessage, State
+from providers.forms import new_idempotency_key
 from providers.types import PricingOption
 
 HISTORY_PAGE = 50

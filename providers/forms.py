@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.conf import settings
 
@@ -102,3 +104,36 @@ class ProviderAccountForm(forms.ModelForm):
             self.add_error(
                 "api_key", "A new base URL needs the key again: the stored one is not sent there."
             )
+
+
+# --- what the order form and the rent form share ------------------------------------------
+
+
+def new_idempotency_key() -> str:
+    """A purchase form's idempotency key: a retried submit buys once (unique per team)."""
+    return uuid.uuid4().hex
+
+
+NOTE_LENGTH = 500
+
+
+class NoteField(forms.CharField):
+    """A note of at most 500 characters, refused (never cut) when longer.
+
+    The input carries no maxlength: a browser would cut a pasted text silently,
+    and the member would learn of it only later. The form says so instead.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("strip", True)
+        super().__init__(max_length=NOTE_LENGTH, **kwargs)
+        self.error_messages["max_length"] = (
+            "A note is at most 500 characters; this one has %(show_value)s. "
+            "Shorten it and save again: nothing was saved."
+        )
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        return attrs

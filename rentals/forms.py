@@ -3,8 +3,9 @@ from __future__ import annotations
 from django import forms
 from django.db.models import Q
 
-from orders.forms import NoteField, find_country, find_service
+from providers.forms import NoteField
 from providers.models import CatalogCountry, CatalogService
+from providers.picks import find_country, find_service
 
 # Database integer columns hold ids up to this; anything above names nothing.
 MAX_ID = 2**31 - 1

@@ -13,9 +13,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.access import get_object_for_user, get_team_for_user
 from accounts.roles import Permission
 from audit.models import AuditEvent
-from orders.forms import new_idempotency_key
-from orders.quotes import country_options, service_options
+from providers import picks
 from providers.errors import ProviderError
+from providers.forms import new_idempotency_key
 from providers.models import CatalogCountry, CatalogService
 from providers.types import Capability
 from rentals import services
@@ -102,11 +102,13 @@ def rental_new(request, code):
     if request.method == "POST":
         get_team_for_user(request, code, Permission.ORDER)
         return _rent(request, membership)
+    rentals = Rental.objects.filter(team=team)
     ctx = {
         "team": team,
         "can_order": membership.can(Permission.ORDER),
-        "service_options": service_options(team),
-        "country_options": country_options(team),
+        # Favourites of the rent page are the team's rentals (the order form's, its orders).
+        "service_options": picks.service_options(team, history=rentals),
+        "country_options": picks.country_options(team, history=rentals),
         "idempotency_key": new_idempotency_key(),
         "query": request.GET,
         **_offer_table(request, team),

@@ -12,7 +12,7 @@ register = template.Library()
 
 @register.inclusion_tag("orders/quick_picks.html")
 def quick_picks(team, user, service_text="", country_text=""):
-    from orders.forms import find_country, find_service
+    from providers.picks import find_country, find_service
 
     service = find_service(service_text, team=team) if service_text else None
     country = find_country(country_text, team=team) if country_text else None

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from orders.forms import new_idempotency_key
 from orders.models import Order
+from providers.forms import new_idempotency_key
 from tests.base import PASSWORD
 
 DESKTOP = {"width": 1280, "height": 800}

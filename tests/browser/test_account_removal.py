@@ -12,8 +12,8 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from orders import quotes
-from orders.forms import new_idempotency_key
 from orders.models import Order
+from providers.forms import new_idempotency_key
 from providers.models import Country, ProviderAccount, Service
 from sync import engine
 from tests.browser.helpers import SCREENSHOTS, deliver, login

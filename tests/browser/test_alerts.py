@@ -10,8 +10,8 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from accounts.models import Membership
-from orders.forms import new_idempotency_key
 from orders.models import Order
+from providers.forms import new_idempotency_key
 from sync import engine
 from tests.browser.helpers import deliver, login
 from tests.conftest import sandbox_account

@@ -16,8 +16,8 @@ from playwright.sync_api import expect
 
 from accounts.models import Membership
 from orders import quotes
-from orders.forms import new_idempotency_key
 from orders.models import Order, State
+from providers.forms import new_idempotency_key
 from providers.models import Country, ProviderAccount, Service
 from sync import engine
 from tests.browser.helpers import (

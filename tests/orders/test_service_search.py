@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.test import SimpleTestCase
 
-from orders.forms import PairForm, find_country, find_service
-from orders.search import best, suggestions, typo_distance
+from orders.forms import PairForm
 from providers.canonical import COUNTRIES, SERVICES
 from providers.models import CatalogCountry, CatalogService, Country, ProviderAccount, Service
+from providers.picks import find_country, find_service
+from providers.search import best, suggestions, typo_distance
 from providers.services import ensure_canonical
 from rentals.forms import RentalSearchForm
 from tests.base import BaseTestCase

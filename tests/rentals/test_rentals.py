@@ -352,3 +352,17 @@ def sync_settle_seconds() -> float:
     from rentals.sync import UNCONFIRMED_SETTLE
 
     return UNCONFIRMED_SETTLE.total_seconds()
+
+
+class RentPagePickListTestCase(RentalTestCase):
+    def test_the_rent_page_puts_the_teams_rented_countries_first_not_its_orders(self):
+        account = self.account("smspool")
+        offer = self.offer(account, country__iso="US")
+        self.rent(offer)
+        rented = Rental.objects.get(team=self.team)
+        self.assertEqual(rented.country.iso, "US")
+        r = self.client.get(reverse("rental_new", args=[self.team.code]))
+        self.assertEqual(r.context["country_options"][0], ("US", rented.country.name, "Favourites"))
+        # The order form's favourites are the team's orders: none yet.
+        r = self.client.get(reverse("order_new", args=[self.team.code]))
+        self.assertNotIn("Favourites", {group for _v, _l, group in r.context["country_options"]})
