@@ -87,8 +87,8 @@ class History:
         if day == TODAY and rng.random() < 0.3:
             state = rng.choice([State.WAITING, State.RECEIVED])
         created = at(day, rng.randint(0, 86_000) + rng.choice([0, 0.25, 0.5, 0.731]))
-        if created > timezone.now():
-            created = timezone.now() - timedelta(minutes=rng.randint(1, 30))
+        if created > timezone.now():  # today's, before now (and after midnight)
+            created = at(day, 0) + (timezone.now() - at(day, 0)) * rng.random()
         got_code = state in (State.COMPLETED, State.RECEIVED)
         wait = code_after if code_after is not None else rng.choice([20, 30.5, 31.5, 45.2, 90.7])
         cost = (
