@@ -425,8 +425,9 @@ class _Names:
 
 
 def _merge_spend(rows: list[dict], field: str | None) -> list[dict]:
-    """Rows with the same (key, currency, day) summed as SQL's SUM would (two accounts
-    of one label are one group on the page)."""
+    """Rows with the same (key, currency, day) summed as SQL's SUM would: raw rows group
+    by label, the roll-up by account id (labels are unique within a team, so this only
+    matters for an entry booked against another team's account)."""
     merged: dict[tuple, dict] = {}
     for row in rows:
         key = (row[field] if field else None, row["currency"], row["day"])

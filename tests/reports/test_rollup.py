@@ -2,8 +2,8 @@
 and raw rows for the rest is the report made from raw rows alone, table by table and
 cell by cell, over a varied history (two teams, two currencies with a changing rate,
 refunds the same day and days later, resends, price corrections, rentals, failures
-with and without refunds, entries without a member, two accounts of one label, waits
-with fractions and exact halves, a day held open by an order still waiting, today)."""
+with and without refunds, entries without a member, waits with fractions and exact
+halves, a day held open by an order still waiting, today's open orders)."""
 
 from __future__ import annotations
 
