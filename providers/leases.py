@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, CharField, Q, Value, When
+from django.db.models.functions import Cast, Concat
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -72,6 +73,29 @@ def claim(account_id: int, owner: str, now: datetime | None = None) -> bool:
         .filter(lease_free(now))
         .update(poller_lease_owner=owner, poller_lease_until=now + CYCLE_LEASE)
     )
+
+
+def claim_many(account_ids: list[int], prefix: str, now: datetime | None = None) -> list[int]:
+    """Take the leases of those accounts nobody holds, in one statement, each under its
+    own owner token (`many_token(prefix, pk)`); return the ids taken, in the order given."""
+    now = now or timezone.now()
+    ProviderAccount.objects.filter(pk__in=account_ids).filter(lease_free(now)).update(
+        poller_lease_owner=Concat(Value(f"{prefix}:"), Cast("pk", output_field=CharField())),
+        poller_lease_until=now + CYCLE_LEASE,
+    )
+    taken = set(
+        ProviderAccount.objects.filter(
+            pk__in=account_ids, poller_lease_owner__startswith=f"{prefix}:"
+        )
+        .order_by()  # the model's ordering would join the teams table
+        .values_list("pk", flat=True)
+    )
+    return [pk for pk in account_ids if pk in taken]
+
+
+def many_token(prefix: str, account_id: int) -> str:
+    """The owner token `claim_many` gave the account."""
+    return f"{prefix}:{account_id}"
 
 
 def holds(account_id: int, owner: str) -> bool:

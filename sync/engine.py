@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import Q
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from providers import leases, webhooks
@@ -51,7 +51,9 @@ log = logging.getLogger(__name__)
 
 DISPATCHER = "dispatcher"
 DISPATCHER_LEASE = timedelta(seconds=20)
-TICK = 0.2  # seconds between the dispatcher's looks while nothing is due sooner
+RENEW_EVERY = 5.0  # seconds between renewals of the dispatcher's lease
+TICK = 0.1  # seconds between the dispatcher's looks while nothing is due sooner
+FULL_WAIT = 0.02  # seconds between looks while due accounts wait for an in-flight slot
 IDLE_INTERVAL = 5.0  # seconds between cycles when only received orders remain
 
 
@@ -178,15 +180,21 @@ def dispatch() -> str:
     if not _claim_dispatcher(owner):
         return "another dispatcher runs"
     deadline = time.monotonic() + settings.SYNC_RUN_SECONDS
+    renewed = time.monotonic()
     sent = 0
     idle = False
     try:
         while not shutdown.stop_requested():
             sent += len(dispatch_due())
-            idle = not _anything_due()
-            if idle or time.monotonic() >= deadline or not _renew_dispatcher(owner):
+            wait = next_look()
+            idle = wait is None
+            if idle or time.monotonic() >= deadline:
                 break
-            if shutdown.sleep(_until_next_due()):
+            if time.monotonic() - renewed >= RENEW_EVERY:
+                if not _renew_dispatcher(owner):
+                    break
+                renewed = time.monotonic()
+            if shutdown.sleep(wait):
                 break
             close_old_connections()
     finally:
@@ -205,19 +213,41 @@ def dispatch_due(now: datetime | None = None, enqueue=None) -> list[int]:
     room = settings.SYNC_MAX_IN_FLIGHT - busy
     if room <= 0:
         return []
-    due = (
+    due = list(
         ProviderAccount.objects.filter(enabled=True, sync_due_at__lte=now)
         .filter(leases.lease_free(now))
         .order_by("sync_due_at")
         .values_list("pk", flat=True)[:room]
     )
-    sent = []
-    for account_id in due:
-        token = f"{_owner()}:{uuid.uuid4().hex[:8]}"
-        if leases.claim(account_id, token, now):
-            enqueue(account_id, token)
-            sent.append(account_id)
-    return sent
+    if not due:
+        return []
+    prefix = f"{_owner()[:40]}:{uuid.uuid4().hex[:8]}"  # the field holds 64 characters
+    claimed = leases.claim_many(due, prefix, now)
+    for account_id in claimed:
+        enqueue(account_id, leases.many_token(prefix, account_id))
+    return claimed
+
+
+def next_look(now: datetime | None = None) -> float | None:
+    """Seconds until the dispatcher should look again; None when no account is due at
+    all (nor in a cycle that may leave it due): the dispatcher can stop.
+
+    Accounts in a cycle are due until the cycle sets their next time, so they do not
+    count as due now: the dispatcher would spin on them. An account that is due and
+    free but was not sent waits for an in-flight slot: look again shortly.
+    """
+    now = now or timezone.now()
+    summary = ProviderAccount.objects.filter(enabled=True, sync_due_at__isnull=False).aggregate(
+        due=Count("pk"), soonest_free=Min("sync_due_at", filter=leases.lease_free(now))
+    )
+    if not summary["due"]:
+        return None
+    soonest = summary["soonest_free"]
+    if soonest is None:  # every due account is in a cycle
+        return TICK
+    if soonest <= now:
+        return FULL_WAIT
+    return min(TICK, (soonest - now).total_seconds())
 
 
 def _enqueue_cycle(account_id: int, token: str) -> None:
@@ -231,23 +261,6 @@ def _enqueue_cycle(account_id: int, token: str) -> None:
         save=False,  # hundreds a minute: their results are not worth a row each
         q_options={"timeout": int(leases.CYCLE_LEASE.total_seconds())},
     )
-
-
-def _anything_due() -> bool:
-    return ProviderAccount.objects.filter(enabled=True, sync_due_at__isnull=False).exists()
-
-
-def _until_next_due() -> float:
-    """Seconds to sleep: until the next account is due, at most a tick."""
-    soonest = (
-        ProviderAccount.objects.filter(enabled=True, sync_due_at__isnull=False)
-        .order_by("sync_due_at")
-        .values_list("sync_due_at", flat=True)
-        .first()
-    )
-    if soonest is None:
-        return TICK
-    return min(TICK, max(0.0, (soonest - timezone.now()).total_seconds()))
 
 
 def wake() -> bool:

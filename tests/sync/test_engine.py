@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
+from django.db import connection
 from django.test import TestCase, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from orders.models import Order, State
@@ -95,6 +98,47 @@ class DispatcherTestCase(BaseTestCase):
             name=engine.DISPATCHER, owner="other-host:1", until=timezone.now() + timedelta(9)
         )
         self.assertEqual(engine.dispatch(), "another dispatcher runs")
+
+
+class DispatcherLoopTestCase(BaseTestCase):
+    """The dispatcher runs for a minute at a time beside the cycles: while it can send
+    nothing it must look rarely, not spin on queries (at 200 accounts a spinning
+    dispatcher took the CPU the cycles needed)."""
+
+    def looks_in(self, seconds: int) -> int:
+        """Queries the dispatcher makes running `seconds` with cycles never ending."""
+        with (
+            override_settings(SYNC_RUN_SECONDS=seconds, SYNC_MAX_IN_FLIGHT=2),
+            mock.patch.object(engine, "_enqueue_cycle"),
+            mock.patch.object(engine, "close_old_connections"),  # the test's transaction
+            CaptureQueriesContext(connection) as queries,
+        ):
+            engine.dispatch()
+        return len(queries)
+
+    def test_while_every_due_account_is_in_a_cycle_it_looks_about_every_tick(self):
+        for n in range(2):
+            account = make_account(self.team, f"busy{n}")
+            leases.mark_due(account.pk, timezone.now() - timedelta(seconds=5))
+            self.assertTrue(leases.claim(account.pk, f"running{n}"))
+        # About 4 queries a look, a look every TICK (0.1 s): ~40 a second. Spinning
+        # made thousands.
+        self.assertLess(self.looks_in(1), 80)
+
+    def test_while_every_slot_is_taken_it_looks_every_full_wait(self):
+        for n in range(4):
+            leases.mark_due(make_account(self.team, f"due{n}").pk, timezone.now())
+        # Two are sent (SYNC_MAX_IN_FLIGHT); their cycles never end, the other two wait.
+        self.assertLess(self.looks_in(1), 3 / engine.FULL_WAIT)
+
+    def test_an_account_whose_cycle_ends_due_now_is_sent_within_a_tick(self):
+        account = make_account(self.team, "a")
+        leases.mark_due(account.pk)
+        self.assertEqual(engine.next_look(), engine.FULL_WAIT)  # due, free, not yet sent
+        self.assertTrue(leases.claim(account.pk, "t"))
+        self.assertEqual(engine.next_look(), engine.TICK)  # in a cycle: not due meanwhile
+        leases.release(account.pk, "t", started=timezone.now(), due_at=None)
+        self.assertIsNone(engine.next_look())  # nothing left: the dispatcher may stop
 
 
 class CycleTaskTestCase(BaseTestCase):
