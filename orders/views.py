@@ -53,15 +53,16 @@ def _board_form(request, membership):
     return form, (form.filters() if form.is_valid() else None)
 
 
-def _board_context(request, membership, form, filters) -> dict:
+def _board_context(request, membership, form, filters, version=None) -> dict:
     """The board's rows (the first `filters.rows` of them) and what the page says
-    about them; no rows at all when the filters are not valid."""
+    about them; no rows at all when the filters are not valid. `version`: the board's,
+    when the caller has just read it (read before the rows, it may only be older)."""
     team = membership.team
     ctx = {
         "team": team,
         "form": form,
         "filters": filters,
-        "version": live.version(team),
+        "version": version or live.version(team),
         "can_order": membership.can(Permission.ORDER),
         "csrf_field": csrf_input(request),
         "now": timezone.now(),
@@ -210,7 +211,7 @@ def board_fragment(request, code):
     form, filters = _board_form(request, membership)
     seen = live.parse(sent)
     if seen is None or filters is None:
-        ctx = _board_context(request, membership, form, filters)
+        ctx = _board_context(request, membership, form, filters, current)
         return render(request, "orders/board.html#board", ctx, status=200 if filters else 400)
     rows, gone = live.split(live.changed_since(team, seen, current), team, filters)
     ctx = {

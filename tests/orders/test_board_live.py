@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from unittest.mock import patch
 
 from django.db import connection
+from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -184,6 +186,83 @@ class QueryCountTestCase(LiveBoardTestCase):
             counts["one changed"].append(len(queries))
         for name, (small, large) in counts.items():
             self.assertEqual(small, large, name)
+
+
+class CheapPollTestCase(LiveBoardTestCase):
+    """A poll's fixed costs (issue 13): the version is one query whose SQL is compiled once
+    per process, and each answer reads it once."""
+
+    def setUp(self):
+        super().setUp()
+        self.orders = [self.order() for _ in range(5)]
+        self.login(self.bob)
+
+    def test_the_version_is_one_query_compiled_once(self):
+        self.version()  # the first call in the process compiles it
+        compiled = patch.object(
+            SQLCompiler, "as_sql", autospec=True, side_effect=SQLCompiler.as_sql
+        )
+        with compiled as as_sql, self.assertNumQueries(1):
+            self.version()
+        as_sql.assert_not_called()
+
+    def test_the_compiled_read_reads_what_the_orm_reads(self):
+        lock = timezone.now() + timedelta(seconds=30)
+        Order.objects.filter(pk=self.orders[0].pk).update(
+            cancel_requested=True, cancel_available_at=lock, cancel_refusals=2
+        )
+        self.order(state=State.UNCONFIRMED, error_category="cannot_confirm", upstream_id="")
+        self.order(state=State.UNCONFIRMED, upstream_id="", placed_via="API: qa bot")
+        team = self.team.pk
+        orm = [*live._newest(team)[0], *live._board_stats(team)[0]]
+        self.assertEqual(live._VERSION.row(team), orm)
+        self.assertEqual(orm[4], lock)  # converted as the ORM converts it, to the microsecond
+
+    def test_it_is_each_teams_own_version(self):
+        other = self.account("smspool", "Other")
+        other.team = self.other_team
+        other.save()
+        theirs = make_order(self.other_team, other, self.charlie, 99)
+        ours = self.version()
+        self.assertNotEqual(live.version(self.other_team), ours)
+        theirs.last_code = "111222"
+        theirs.save()
+        Order.objects.filter(pk=theirs.pk).update(cancel_requested=True)
+        self.assertEqual(self.version(), ours)
+
+    def test_an_empty_board_has_a_version_that_changes_when_an_order_comes(self):
+        Order.objects.all().delete()
+        empty = self.version()
+        self.assertTrue(empty.startswith("0_"))
+        self.assertEqual(self.poll(empty).status_code, 204)
+        finished = self.order(state=State.COMPLETED)
+        after = self.version()
+        self.assertNotEqual(after, empty)
+        self.assertEqual(after.split("_")[1:], empty.split("_")[1:])  # still no rows
+        self.assertEqual(rows_in(self.poll(empty)), [])
+        self.assertEqual(removed_in(self.poll(empty)), {str(finished.code)})
+        waiting = self.order()
+        self.assertEqual(rows_in(self.poll(after)), [str(waiting.code)])
+
+    def test_a_poll_reads_session_user_membership_and_the_version_and_no_more(self):
+        current = self.version()
+        self.assertEqual(self.poll(current).status_code, 204)  # the session warmed
+        with self.assertNumQueries(4):
+            self.assertEqual(self.poll(current).status_code, 204)
+        seen = self.version()
+        changed = self.orders[2]
+        changed.state, changed.last_code = State.RECEIVED, "482913"
+        changed.save()
+        # ... and for one changed row with a code: the row, dropped cancels, its SMS.
+        with self.assertNumQueries(7):
+            self.assertEqual(rows_in(self.poll(seen)), [str(changed.code)])
+
+    def test_the_whole_board_answer_reads_the_version_once(self):
+        with patch.object(live, "version", wraps=live.version) as version:
+            r = self.poll("not ours")
+        self.assertEqual(len(rows_in(r)), 5)
+        self.assertEqual(version.call_count, 1)
+        self.assertContains(r, f'data-version="{self.version()}"')
 
 
 class FiltersTestCase(LiveBoardTestCase):
