@@ -30,6 +30,7 @@ from api.keys import may
 from api.models import ApiKey, ApiOrder, Scope
 from api.placement import (
     Refusal,
+    activation_number,
     activation_state,
     choices_for,
     find_activation,
@@ -86,6 +87,12 @@ def _decimal_marker(value):
 
 
 # --- dispatch ----------------------------------------------------------------------------------
+
+
+def polled_activation(action: str, params) -> int | None:
+    """The activation a getStatus call asks about, for api.keys.authenticate to read with
+    the key (one query per poll); None for every other action."""
+    return activation_number(params.get("id")) if action == "getStatus" else None
 
 
 def handle(key: ApiKey, action: str, params, *, request=None) -> Answer:
@@ -527,4 +534,4 @@ ACTIONS: dict[str, tuple[Scope, Callable]] = {
     "getActiveActivations": (Scope.READ, get_active_activations),
 }
 
-__all__ = ["ACTIONS", "Answer", "balance_usd", "handle"]
+__all__ = ["ACTIONS", "Answer", "balance_usd", "handle", "polled_activation"]

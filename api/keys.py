@@ -14,22 +14,26 @@ tens of milliseconds (the gateway answers status polls in a few).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
 import secrets
 import string
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection, connections
 from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
 
+from accounts.models import Membership, Team
 from accounts.roles import Permission
-from api.models import ApiKey, Scope
+from api.models import ApiKey, ApiOrder, Scope
+from orders.models import Order
 from providers.models import RateCounter
 from providers.ratelimit import CacheStore, default_store
 
@@ -94,27 +98,139 @@ def may(key: ApiKey, scope: Scope) -> bool:
 # --- authenticating -------------------------------------------------------------------------
 
 
-def authenticate(raw, *, ip: str | None = None, now=None) -> ApiKey | None:
+def authenticate(
+    raw, *, ip: str | None = None, now=None, activation: int | None = None
+) -> ApiKey | None:
     """The usable key `raw` is, or None (unknown, wrong, revoked or expired key).
 
-    One indexed query (the key with its membership, team and user); records the
-    use in `last_used_at`/`last_used_ip` at most once a minute, so frequent calls
-    cost no write. Never logs or raises with the key.
+    One indexed query (the key with its membership and team; with `activation`, a
+    status poll's activation id, also that activation's state and last code, kept on
+    `key.polled` for api.placement.activation_state). Records the use in
+    `last_used_at`/`last_used_ip` at most once a minute, so frequent calls cost no
+    write. Never logs or raises with the key.
     """
     if not looks_like_key(raw):
         return None
     prefix, _secret = split(raw)
-    # No ordering and no user: the hot path (a status poll) needs neither.
-    rows = ApiKey.objects.select_related("membership__team").filter(prefix=prefix).order_by()
-    key = next(iter(rows[:1]), None)
+    key = _read_key(prefix, activation)
     if key is None or not hmac.compare_digest(key.key_hash, hash_key(raw)):
         return None
     now = now or timezone.now()
     if key.is_revoked or key.is_expired(now):
         return None
-    key.team = key.membership.team  # the same row: no second query for it
     _touch(key, ip, now)
     return key
+
+
+# The key's query, written once as SQL. Every gateway and REST call starts with it and a
+# status poll is little more than it, yet the ORM spent about 0.8 ms of CPU building the
+# statement and its rows on every call, five times what running it costs (issue 14: the
+# CPU per poll is what limits how many polls a second a machine answers). The columns
+# are the models' fields and every value goes through the converters the ORM applies,
+# so the instances are the ones it would make.
+_READ = ((ApiKey, "k"), (Membership, "m"), (Team, "t"))
+_POLL = ("state", "last_code")  # of the polled activation's order
+
+
+@dataclass(frozen=True)
+class _KeyQuery:
+    sql: str  # takes the activation id (a poll only), then the prefix
+    columns: list  # (column, its converters), in the order of the SQL's
+    fields: list[list[str]]  # each model's attribute names, in column order
+
+
+@functools.cache
+def _key_query(alias: str, poll: bool) -> _KeyQuery:
+    conn = connections[alias]
+    q = conn.ops.quote_name
+    columns, fields, selected = [], [], []
+    for model, name in _READ:
+        fields.append([f.attname for f in model._meta.concrete_fields])
+        for field in model._meta.concrete_fields:
+            selected.append(f"{name}.{q(field.column)}")
+            columns.append(_converted(conn, field, name))
+    tables = (
+        f"{q(ApiKey._meta.db_table)} k"
+        f" JOIN {q(Membership._meta.db_table)} m ON m.{q('id')} = k.{q('membership_id')}"
+        f" JOIN {q(Team._meta.db_table)} t ON t.{q('id')} = m.{q('team_id')}"
+    )
+    if poll:
+        # The key's member's activation in the key's team, as activation_state reads it.
+        tables += (
+            f" LEFT JOIN {q(ApiOrder._meta.db_table)} a ON a.{q('activation_id')} = %s"
+            f" AND a.{q('team_id')} = k.{q('team_id')} AND a.{q('user_id')} = k.{q('user_id')}"
+            f" LEFT JOIN {q(Order._meta.db_table)} o ON o.{q('id')} = a.{q('order_id')}"
+        )
+        selected.append(f"a.{q('id')}")
+        columns.append(_converted(conn, ApiOrder._meta.pk, "a"))
+        for name in _POLL:
+            field = Order._meta.get_field(name)
+            selected.append(f"o.{q(field.column)}")
+            columns.append(_converted(conn, field, "o"))
+    where = f"k.{q('prefix')} = %s"
+    sql = f"SELECT {', '.join(selected)} FROM {tables} WHERE {where}"  # noqa: S608 - names, not values
+    return _KeyQuery(sql=sql, columns=columns, fields=fields)
+
+
+def _converted(conn, field, table: str) -> tuple:
+    column = field.get_col(table)
+    return column, conn.ops.get_db_converters(column) + column.get_db_converters(conn)
+
+
+def _read_key(prefix: str, activation: int | None) -> ApiKey | None:
+    """The key with `prefix`, its membership and team attached, or None; with
+    `activation`, `key.polled` as authenticate describes it."""
+    query = _key_query(connection.alias, activation is not None)
+    row = _first_read(query.sql, [prefix] if activation is None else [activation, prefix])
+    if row is None:
+        return None
+    values = []
+    for value, (column, converters) in zip(row, query.columns, strict=True):
+        for converter in converters:
+            value = converter(value, column, connection)
+        values.append(value)
+    instances, start = [], 0
+    for (model, _name), names in zip(_READ, query.fields, strict=True):
+        instances.append(model.from_db(connection.alias, names, values[start : start + len(names)]))
+        start += len(names)
+    key, membership, team = instances
+    membership.team = team
+    key.membership, key.team = membership, team  # one team: the key's is its member's
+    if activation is not None:
+        link, *state = values[start:]
+        key.polled = (activation, tuple(state) if link is not None else None)
+    return key
+
+
+def _first_read(sql: str, params: list):
+    """The first row of `sql`, run as the request's first statement.
+
+    With CONN_HEALTH_CHECKS Django checks a reused connection with its own SELECT 1
+    before a request's first statement: a round trip more on every API call. Here the
+    key's read is the check: it runs at once and, when the reused connection turns out
+    to be dead, the connection is reopened and the read (which changes nothing) runs
+    again, so a restarted database fails no call, as with Django's check.
+    """
+    check = (
+        connection.health_check_enabled
+        and not connection.health_check_done
+        and connection.connection is not None
+    )
+    if check:
+        connection.health_check_done = True
+    try:
+        return _fetch_one(sql, params)
+    except (InterfaceError, OperationalError):
+        if not check or connection.in_atomic_block:
+            raise
+        connection.close()
+        return _fetch_one(sql, params)
+
+
+def _fetch_one(sql: str, params: list):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
 
 
 def _touch(key: ApiKey, ip: str | None, now) -> None:

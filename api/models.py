@@ -57,6 +57,11 @@ class ApiKey(models.Model):
 
     objects = ApiKeyQuerySet.as_manager()
 
+    # Not a column: for a status poll, api.keys.authenticate reads the polled activation
+    # with the key, (activation id, (order state, last code) or None when the key's
+    # member has no such activation in the team).
+    polled: tuple[int, tuple[str, str] | None] | None = None
+
     class Meta:
         ordering = ["-created", "-id"]
         constraints = [

@@ -57,26 +57,36 @@ def link_order(
     raise RuntimeError("Could not draw a free activation id.")  # pragma: no cover
 
 
-def find_activation(key: ApiKey, raw_id) -> ApiOrder | None:
-    """The key's member's API order with activation id `raw_id`, or None (for an id of
-    another member or team as for one that does not exist)."""
+def activation_number(raw_id) -> int | None:
+    """The activation id `raw_id` spells (up to 18 ASCII digits), or None."""
     text = str(raw_id or "").strip()
     if not text.isascii() or not text.isdigit() or len(text) > 18:
         return None
+    return int(text)
+
+
+def find_activation(key: ApiKey, raw_id) -> ApiOrder | None:
+    """The key's member's API order with activation id `raw_id`, or None (for an id of
+    another member or team as for one that does not exist)."""
+    number = activation_number(raw_id)
+    if number is None:
+        return None
     rows = ApiOrder.objects.select_related("order__account").filter(
-        activation_id=int(text), team_id=key.team_id, user_id=key.user_id
+        activation_id=number, team_id=key.team_id, user_id=key.user_id
     )
     return next(iter(rows.order_by()[:1]), None)
 
 
 def activation_state(key: ApiKey, raw_id) -> tuple[str, str] | None:
-    """(state, last code) of the key's member's activation `raw_id`, or None: the one
-    small query a status poll costs."""
-    text = str(raw_id or "").strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
+    """(state, last code) of the key's member's activation `raw_id`, or None. A status
+    poll read it with the key (`key.polled`); otherwise one small query."""
+    number = activation_number(raw_id)
+    if number is None:
         return None
+    if key.polled is not None and key.polled[0] == number:
+        return key.polled[1]
     rows = ApiOrder.objects.filter(
-        activation_id=int(text), team_id=key.team_id, user_id=key.user_id
+        activation_id=number, team_id=key.team_id, user_id=key.user_id
     ).values_list("order__state", "order__last_code")
     return next(iter(rows.order_by()[:1]), None)
 

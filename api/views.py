@@ -53,14 +53,19 @@ def _reply(answer: gateway.Answer) -> HttpResponse:
 def handler_api(request):
     """`/api/handler_api.php`: the SMS-Activate protocol, authenticated by `api_key`."""
     params = _params(request)
-    key = keys.authenticate(params.get("api_key"), ip=client_ip(request))
+    action = params.get("action", "")
+    key = keys.authenticate(
+        params.get("api_key"),
+        ip=client_ip(request),
+        activation=gateway.polled_activation(action, params),
+    )
     if key is None:
         return _reply(gateway.token("BAD_KEY"))
     wait = keys.retry_after(key)
     if wait:
         return keys.too_many_requests(wait, "TOO_MANY_REQUESTS")
     with audit.attributed(api_key=key.name, prefix=key.prefix, via="sms-activate"):
-        answer = gateway.handle(key, params.get("action", ""), params, request=request)
+        answer = gateway.handle(key, action, params, request=request)
     return _reply(answer)
 
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from api import keys
-from api.models import ApiOrder, Scope
-from api.services import api_key_create
+from api.models import ApiKey, ApiOrder, Scope
+from api.services import api_key_create, api_key_revoke
 from audit.models import AuditEvent
 from orders.models import Order, State
 from providers.models import RateCounter
@@ -160,13 +160,26 @@ class ActivationTests(GatewayTestCase):
         self.assertEqual(v2["verificationType"], 1)
         self.assertEqual(v2["sms"]["code"], "482913")
 
-    def test_a_status_poll_costs_two_queries_and_no_write(self):
+    def test_a_status_poll_costs_one_query_and_no_write(self):
         activation, _phone = self.number()
         self.call("getStatus", id=activation)  # the key's last use is written once a minute
-        with self.assertNumQueries(2):  # the key, the activation (the rate count: in the cache)
+        # The key and the activation together (the rate count: in the cache).
+        with self.assertNumQueries(1):
             self.assertEqual(self.text("getStatus", id=activation), "STATUS_WAIT_CODE")
-        with override_settings(RATE_BUDGET_STORE="database"), self.assertNumQueries(3):
+        with override_settings(RATE_BUDGET_STORE="database"), self.assertNumQueries(2):
             self.assertEqual(self.text("getStatus", id=activation), "STATUS_WAIT_CODE")
+
+    def test_a_revoked_or_expired_key_stops_polling_at_once(self):
+        activation, _phone = self.number()
+        self.assertEqual(self.text("getStatus", id=activation), "STATUS_WAIT_CODE")
+        api_key_revoke(key=self.key, membership=self.member)
+        self.assertEqual(self.text("getStatus", id=activation), "BAD_KEY")
+        key, raw = api_key_create(
+            membership=self.member, name="later", scope=Scope.READ, actor=self.bob
+        )
+        self.assertEqual(self.text("getStatus", raw=raw, id=activation), "STATUS_WAIT_CODE")
+        ApiKey.objects.filter(pk=key.pk).update(expires_at=timezone.now())
+        self.assertEqual(self.text("getStatus", raw=raw, id=activation), "BAD_KEY")
 
     def test_active_activations_list_the_members_open_api_orders(self):
         self.assertEqual(
@@ -286,6 +299,14 @@ class RateLimitTests(GatewayTestCase):
         self.assertEqual(self.call("getBalance", raw=other).status_code, 200)
         # A bad key is not counted against anyone.
         self.assertEqual(self.call("getBalance", raw="x" * 44).content, b"BAD_KEY")
+
+    def test_status_polls_count_against_the_key(self):
+        activation, _phone = self.number()  # the first of the three
+        for _ in range(2):
+            self.assertEqual(self.text("getStatus", id=activation), "STATUS_WAIT_CODE")
+        response = self.call("getStatus", id=activation)
+        self.assertEqual((response.status_code, response.content), (429, b"TOO_MANY_REQUESTS"))
+        self.assertGreaterEqual(int(response["Retry-After"]), 1)
 
     def test_the_database_store_counts_the_same_way(self):
         with override_settings(RATE_BUDGET_STORE="database"):

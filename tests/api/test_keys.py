@@ -1,22 +1,28 @@
 """Personal API keys: stored hashed, scopes no wider than the role, expiry,
-revocation, the last-used time and the `api_key_create` command."""
+revocation, the last-used time, the key's one-statement read and the
+`api_key_create` command."""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
+from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, connections
+from django.test import TransactionTestCase
 from django.utils import timezone
 
+from accounts.models import Membership, Team
 from accounts.roles import Role
 from api import keys
 from api.models import ApiKey, Scope
 from api.services import ApiKeyError, api_key_create, api_key_revoke
 from audit.models import AuditEvent
-from tests.base import BaseTestCase
+from tests.base import BaseTestCase, make_user
 
 
 class KeyTests(BaseTestCase):
@@ -114,6 +120,77 @@ class KeyTests(BaseTestCase):
         event = AuditEvent.objects.get(action="api_key.created", target_code=key.code)
         assert event.payload["name"] == "ci" and event.payload["prefix"] == key.prefix
         assert raw[keys.PREFIX_LENGTH :] not in str(event.payload)
+
+
+def fields(instance) -> dict:
+    """Every column's value and its type: what the ORM would have loaded."""
+    return {
+        f.attname: (getattr(instance, f.attname), type(getattr(instance, f.attname)))
+        for f in instance._meta.concrete_fields
+    }
+
+
+class LookupTests(BaseTestCase):
+    """authenticate reads the key in one hand-written statement: the instances must be
+    the ones the ORM makes, and a status poll must cost no health-check round trip."""
+
+    def test_it_reads_the_key_its_member_and_team_as_the_orm_would_in_one_query(self):
+        Membership.objects.filter(pk=self.member.pk).update(
+            monthly_spend_limit=Decimal("12.3400"), daily_spend_limit=Decimal("1.5000")
+        )
+        Team.objects.filter(pk=self.team.pk).update(monthly_budget=Decimal("250.0000"))
+        key, raw = api_key_create(
+            membership=self.member,
+            name="ci",
+            expires_at=timezone.now() + timedelta(days=1),
+            actor=self.bob,
+        )
+        keys.authenticate(raw, ip="203.0.113.5")  # the last use, written once a minute
+        with self.assertNumQueries(1):
+            found = keys.authenticate(raw)
+            member, team = found.membership, found.team
+            assert member.team is team and member.can(keys.SCOPE_PERMISSION[Scope.ORDER])
+        expected = ApiKey.objects.select_related("membership__team").get(pk=key.pk)
+        assert fields(found) == fields(expected)
+        assert fields(member) == fields(expected.membership)
+        assert fields(team) == fields(expected.membership.team)
+        assert timezone.is_aware(found.created) and found.polled is None
+        found.name = "renamed"
+        found.save(update_fields=["name"])  # a loaded row, not a new one
+        assert ApiKey.objects.get(pk=key.pk).name == "renamed" and ApiKey.objects.count() == 1
+
+    def test_the_key_read_is_the_requests_connection_check(self):
+        _key, raw = api_key_create(membership=self.member, name="ci", actor=self.bob)
+        keys.authenticate(raw)
+        connection.ensure_connection()
+        checks = []
+        with (
+            mock.patch.object(connection, "health_check_enabled", True),
+            mock.patch.object(connection, "is_usable", lambda: checks.append(1) or True),
+        ):
+            connection.health_check_done = False  # a new request (close_old_connections)
+            assert keys.authenticate(raw) is not None
+        assert checks == []  # no SELECT 1 before the key's read
+
+
+class DroppedConnectionTests(TransactionTestCase):
+    def test_a_dropped_connection_fails_no_call(self):
+        if connection.vendor != "postgresql":
+            self.skipTest("Django checks reused connections on PostgreSQL only here")
+        team = Team.objects.create(name="Beta")
+        member = Membership.objects.create(team=team, user=make_user("dora"), role=Role.MEMBER)
+        key, raw = api_key_create(membership=member, name="ci", actor=member.user)
+        assert connection.health_check_enabled
+        connection.close_if_unusable_or_obsolete()  # a new request: check before reusing
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                pid = connection.connection.info.backend_pid
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        finally:
+            other.close()
+        assert keys.authenticate(raw) == key  # reconnected, read again
+        assert connection.connection.info.backend_pid != pid
 
 
 class CommandTests(BaseTestCase):
