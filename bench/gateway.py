@@ -31,6 +31,8 @@ engine's timing; the per-action split shows no getStatus reached the sandbox.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import math
 import os
@@ -229,6 +231,21 @@ class WebServer:
                 times.append(float(http["duration_ms"]))
         return sorted(times)
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) gunicorn has used so far: the master, its workers and
+        the workers that already exited (the master's reaped children); None without
+        gunicorn or /proc."""
+        if self.process is None:
+            return None
+        try:
+            total = _proc_cpu(self.process.pid, reaped=True)
+            for pid in _children(self.process.pid):
+                with contextlib.suppress(OSError):  # a worker exiting meanwhile
+                    total += _proc_cpu(pid)
+        except OSError:
+            return None
+        return total
+
     def __exit__(self, *exc) -> None:
         if getattr(self, "access_log", None) is not None:
             self.access_log.unlink(missing_ok=True)
@@ -240,6 +257,31 @@ class WebServer:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def _proc_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: field n of proc(5) is [n - 3]."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _proc_cpu(pid: int, reaped: bool = False) -> float:
+    """Seconds of CPU `pid` used (utime + stime), with `reaped` its waited-for children's."""
+    fields = _proc_fields(pid)
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                if int(_proc_fields(int(entry.name))[1]) == parent:
+                    found.append(int(entry.name))
+    return found
 
 
 # --- setup ---------------------------------------------------------------------------------------
@@ -315,22 +357,36 @@ def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 
 
 def window(
-    sandbox: base.Sandbox, seconds: float, clients=None, url="", interval=1.0, processes=2
+    sandbox: base.Sandbox,
+    seconds: float,
+    clients=None,
+    url="",
+    interval=1.0,
+    processes=2,
+    server_cpu=None,
 ) -> dict:
-    """Count the sandbox's requests over `seconds`, with `clients` polling meanwhile."""
+    """Count the sandbox's requests over `seconds`, with `clients` polling meanwhile;
+    with `server_cpu` (a function: the web server's CPU seconds so far), its CPU time
+    over the window too."""
     polling = Polling(url, clients, seconds, interval, processes) if clients else None
     before = upstream_counts(sandbox)
+    cpu_before = server_cpu() if server_cpu else None
     started = time.monotonic()
     if polling:
         polling.start()
     time.sleep(max(0.0, started + seconds - time.monotonic()))
     per_action = _delta(before, upstream_counts(sandbox))
     elapsed = time.monotonic() - started
+    finished = polling.finish() if polling else None
+    cpu_after = server_cpu() if server_cpu else None
     return {
         "seconds": round(elapsed, 2),
         "upstream_requests": sum(per_action.values()),
         "upstream_per_action": per_action,
-        "clients": polling.finish() if polling else None,
+        "clients": finished,
+        "server_cpu_seconds": (
+            round(cpu_after - cpu_before, 2) if None not in (cpu_before, cpu_after) else None
+        ),
     }
 
 
@@ -466,7 +522,13 @@ def run(options: Options, command: str = "python -m bench --gateway") -> dict[st
             quiet = window(sandbox, options.seconds)
             base._say(f"window with {options.clients} clients polling getStatus")
             busy = window(
-                sandbox, options.seconds, clients, web.url, options.interval, options.processes
+                sandbox,
+                options.seconds,
+                clients,
+                web.url,
+                options.interval,
+                options.processes,
+                server_cpu=web.cpu_seconds,
             )
         finally:
             base.stop_pollers(group, stop)
@@ -479,6 +541,13 @@ def run(options: Options, command: str = "python -m bench --gateway") -> dict[st
             "p95": _pct(served, 95),
             "p99": _pct(served, 99),
         }
+        # Every getStatus of the run is one of the window's (the setup buys and reads
+        # prices only), so this is what one served call cost gunicorn, queueing aside:
+        # Django, gunicorn's own HTTP and logging, and the system calls of every round trip.
+        cpu = busy["server_cpu_seconds"]
+        busy["clients"]["server_cpu_ms_per_call"] = (
+            round(cpu * 1000 / len(served), 2) if cpu is not None and served else None
+        )
     results = {
         "cpu_per_call": cost,
         "meta": {
@@ -494,26 +563,51 @@ def run(options: Options, command: str = "python -m bench --gateway") -> dict[st
 
 def cpu_per_call(clients: list, calls: int = 500) -> dict[str, float]:
     """What one getStatus costs the server in CPU, apart from any queueing: `calls`
-    requests through Django's whole stack (middleware, view, queries) in this process,
-    CPU time and wall time per call. Robust to other work on the machine, unlike the
-    latencies."""
-    from django.test import Client
+    requests through Django's WSGI handler in this process, as gunicorn calls it (the
+    request signals, so the connection checks, then middleware, view and queries), CPU
+    time and wall time per call, and the SQL statements of one call (Django's connection
+    health check, when it runs, is one more round trip that no statement count shows).
+    Robust to other work on the machine, unlike the latencies."""
+    from urllib.parse import urlencode
 
-    client = Client()
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext, override_settings
+
     raw, activation = clients[0]
-    params = {"api_key": raw, "action": "getStatus", "id": activation}
-    client.get("/api/handler_api.php", params)  # warm
-    from django.test.utils import override_settings
+    query = urlencode({"api_key": raw, "action": "getStatus", "id": activation})
+    handler = WSGIHandler()
+
+    def call() -> None:
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/api/handler_api.php",
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.url_scheme": "http",
+        }
+        response = handler(environ, lambda status, headers: None)
+        b"".join(response)
+        response.close()  # request_finished, as gunicorn does
 
     with override_settings(API_KEY_RATE_LIMIT=10**9):
+        call()  # warm
+        with CaptureQueriesContext(connection) as statements:
+            call()
         wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(calls):
-            client.get("/api/handler_api.php", params)
+            call()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {
         "calls": calls,
         "cpu_ms": round(cpu * 1000 / calls, 2),
         "wall_ms": round(wall * 1000 / calls, 2),
+        "statements": len(statements.captured_queries),
     }
 
 
@@ -559,6 +653,8 @@ def format_table(results: dict) -> str:
         "",
         f"answers: {busy['clients']['answers']}",
         f"server time (gunicorn's own, ms): {busy['clients'].get('server_ms')}",
+        f"gunicorn CPU per served call (ms, /proc): "
+        f"{busy['clients'].get('server_cpu_ms_per_call')}",
         f"one getStatus in process (CPU and wall ms per call): {results.get('cpu_per_call')}",
         "",
     ]
