@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from config import queue
 from providers import services
 from providers.errors import ProviderError
 from providers.models import ProviderAccount
@@ -26,11 +27,9 @@ def sync_catalog(account_id: int) -> str:
 
 def sync_all_catalogs() -> int:
     """Enqueue a catalog sync for every enabled account; return how many."""
-    from django_q.tasks import async_task
-
     ids = list(ProviderAccount.objects.filter(enabled=True).values_list("pk", flat=True))
     for account_id in ids:
-        async_task("providers.tasks.sync_catalog", account_id, group="catalog")
+        queue.enqueue("providers.tasks.sync_catalog", account_id, group="catalog")
     return len(ids)
 
 

@@ -6,10 +6,10 @@ from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
-from django_q.tasks import async_task
 
 from accounts.access import get_object_for_user, get_team_for_user
 from accounts.roles import Permission
+from config import queue
 from providers import services
 from providers.forms import ProviderAccountForm
 from providers.models import CatalogCountry, CatalogService, ProviderAccount
@@ -76,7 +76,7 @@ def provider_add(request, code):
         report = services.provider_account_test(account=account, actor=request.user)
         _report_message(request, account, report)
         if report.ok:
-            async_task("providers.tasks.sync_catalog", account.pk, group="catalog")
+            queue.enqueue("providers.tasks.sync_catalog", account.pk, group="catalog")
         return _settings(account)
     return render(request, "providers/account_form.html", {"team": membership.team, "form": form})
 
@@ -133,7 +133,7 @@ def provider_sync(request, account_code):
     account, _ = get_object_for_user(
         request, ProviderAccount.objects.live(), account_code, Permission.MANAGE_PROVIDERS
     )
-    async_task("providers.tasks.sync_catalog", account.pk, group="catalog")
+    queue.enqueue("providers.tasks.sync_catalog", account.pk, group="catalog")
     messages.info(request, f"Catalog sync of {account.label} started; prices refresh shortly.")
     return _settings(account)
 

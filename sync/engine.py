@@ -42,6 +42,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from config import queue
 from providers import leases, webhooks
 from providers.errors import ProviderError, RateLimited
 from providers.models import ProviderAccount
@@ -251,9 +252,7 @@ def next_look(now: datetime | None = None) -> float | None:
 
 
 def _enqueue_cycle(account_id: int, token: str) -> None:
-    from django_q.tasks import async_task
-
-    async_task(
+    queue.enqueue(
         "sync.tasks.cycle",
         account_id,
         token,
@@ -274,9 +273,7 @@ def wake() -> bool:
     running = EngineLease.objects.filter(name=DISPATCHER, until__gte=now).exists()
     if running:
         return False
-    from django_q.tasks import async_task
-
-    async_task("sync.tasks.dispatch", group="sync", q_options={"timeout": _dispatch_timeout()})
+    queue.enqueue("sync.tasks.dispatch", group="sync", q_options={"timeout": _dispatch_timeout()})
     return True
 
 

@@ -21,9 +21,9 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
 import audit
+from config import queue
 from providers import hosts
 from webhooks import payloads, signing
 from webhooks.events import EVENTS, TEST_EVENT
@@ -245,7 +245,7 @@ def event_publish(
         if created:
             deliveries.append(delivery)
     for delivery in deliveries:
-        async_task("webhooks.tasks.deliver", delivery.pk, group="webhooks")
+        queue.enqueue("webhooks.tasks.deliver", delivery.pk, group="webhooks")
     return deliveries
 
 
@@ -418,7 +418,7 @@ def deliveries_due(*, now=None) -> int:
         .values_list("pk", flat=True)[:DUE_BATCH]
     )
     for pk in due:
-        async_task("webhooks.tasks.deliver", pk, group="webhooks")
+        queue.enqueue("webhooks.tasks.deliver", pk, group="webhooks")
     return len(due)
 
 
