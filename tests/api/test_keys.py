@@ -181,11 +181,12 @@ class DroppedConnectionTests(TransactionTestCase):
         member = Membership.objects.create(team=team, user=make_user("dora"), role=Role.MEMBER)
         key, raw = api_key_create(membership=member, name="ci", actor=member.user)
         assert connection.health_check_enabled
-        connection.close_if_unusable_or_obsolete()  # a new request: check before reusing
+        connection.ensure_connection()
+        pid = connection.connection.info.backend_pid
+        connection.health_check_done = False  # a new request reusing it (close_old_connections)
         other = connections.create_connection("default")
         try:
             with other.cursor() as cursor:
-                pid = connection.connection.info.backend_pid
                 cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
         finally:
             other.close()
