@@ -18,7 +18,7 @@ For each size N (accounts; N/4 teams x the four provider kinds):
    limit), `--orders-per-account` orders each placed through the real
    `order_place` (sandbox limits off while placing, budgets reset afterwards);
 2. engine phase: the cluster runs today's sync engine (the dispatcher, one short
-   `sync.tasks.cycle` per account cycle); the benchmark marks the accounts due and
+   `sync.tasks.cycles` task per few due accounts); the benchmark marks the accounts due and
    wakes the dispatcher, as placements do, and enqueues the watchdog once a minute
    (as the schedule would);
 3. legacy phase: a fresh cluster runs the one-poller-per-account engine smsdesk had
@@ -67,7 +67,7 @@ WATCHDOG_EVERY = 60.0  # seconds, as the schedule
 SEEN_POLL = 0.05  # seconds between the reader's looks for new codes
 ENGINE_TASKS = {"engine": "sync.tasks", "legacy": "bench.scale_legacy"}
 # The tasks that poll providers (the rest: the dispatcher, the watchdog).
-POLLING_TASKS = {"sync.tasks.cycle", "bench.scale_legacy.poll_account"}
+POLLING_TASKS = {"sync.tasks.cycles", "sync.tasks.cycle", "bench.scale_legacy.poll_account"}
 
 
 @dataclass

@@ -649,7 +649,7 @@ ENGINE_WORKERS = 4  # the task cluster's workers that run cycles
 
 def start_pollers(group: Group, stop: threading.Event) -> list[threading.Thread]:
     """The sync engine as a task cluster runs it: the real dispatcher (`dispatch_due`,
-    one thread) hands due cycles to ENGINE_WORKERS threads running `engine.cycle`."""
+    one thread) hands due cycles to ENGINE_WORKERS threads running `engine.cycles`."""
     import queue
 
     from providers import leases
@@ -675,7 +675,7 @@ def _dispatcher(cycles, stop: threading.Event) -> None:
 
     try:
         while not stop.is_set():
-            engine.dispatch_due(enqueue=lambda account_id, token: cycles.put((account_id, token)))
+            engine.dispatch_due(enqueue=cycles.put)
             stop.wait(engine.TICK)
     finally:
         connections.close_all()
@@ -691,10 +691,10 @@ def _cycle_worker(cycles, stop: threading.Event) -> None:
     try:
         while not stop.is_set():
             try:
-                account_id, token = cycles.get(timeout=0.2)
+                leased = cycles.get(timeout=0.2)
             except queue.Empty:
                 continue
-            engine.cycle(account_id, token)
+            engine.cycles(leased)
     finally:
         connections.close_all()
 

@@ -380,7 +380,9 @@ ORDERS_AUTO_REPLACE_LIMIT = env.int("ORDERS_AUTO_REPLACE_LIMIT", default=3)
 SYNC_RUN_SECONDS = env.int("SYNC_RUN_SECONDS", default=50)
 # Cycles the dispatcher keeps queued or running at once (a few per worker keeps
 # every worker busy without queueing cycles long enough for their lease to end).
-SYNC_MAX_IN_FLIGHT = env.int("SYNC_MAX_IN_FLIGHT", default=2 * Q_CLUSTER["workers"])
+# Cycles a task runs one after another when many accounts are due at once.
+SYNC_BATCH = env.int("SYNC_BATCH", default=4)
+SYNC_MAX_IN_FLIGHT = env.int("SYNC_MAX_IN_FLIGHT", default=2 * Q_CLUSTER["workers"] * SYNC_BATCH)
 # Seconds to connect to a provider and to wait for each read of its answer.
 PROVIDER_TIMEOUT = (
     env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0),

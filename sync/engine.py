@@ -6,18 +6,22 @@ webhook, `sync.hooks` applies the events and polling slows to a fallback:
 rentals because it serves both: a cycle of one provider account runs
 `orders.sync.sync_orders` and `rentals.sync.sync_rentals` as sibling steps.
 
-A worker is busy only while a cycle runs. Each cycle is one short django-q2
-task (`sync.tasks.cycle`), and one dispatcher (`sync.tasks.dispatch`, a task
-that runs for SYNC_RUN_SECONDS and hands over to a successor) sends each
-account's cycle when it is due:
+A worker is busy only while cycles run. Cycles run in short django-q2 tasks
+(`sync.tasks.cycles`, a few due accounts each, one after another), and one
+dispatcher (`sync.tasks.dispatch`, a task that runs for SYNC_RUN_SECONDS and
+hands over to a successor) sends each account's cycle when it is due:
 
 - an account's due time (`sync_due_at`) is set by services when they give it
   work (`providers.leases.mark_due`) and by each cycle from what it saw: soon
   while codes are awaited, slower when only received orders remain, never when
   nothing is left;
-- the dispatcher claims a due account's lease (one cycle at a time per account,
-  across every cluster and machine) and enqueues its cycle; it keeps at most
+- the dispatcher claims due accounts' leases (one cycle at a time per account,
+  across every cluster and machine) and enqueues their cycles; it keeps at most
   SYNC_MAX_IN_FLIGHT cycles queued or running, most overdue first;
+- a task carries up to SYNC_BATCH cycles when many accounts are due at once
+  (a task's own cost, in the broker, the cluster and the connection check, is
+  then paid once for several cycles) and one when few are (no cycle waits behind
+  another while workers are free);
 - one dispatcher runs across all clusters (an EngineLease); a schedule (the
   watchdog, once a minute) restarts it if its process died, and is not the
   polling clock (django-q2 schedules tick once a minute at best).
@@ -30,6 +34,7 @@ accounts.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import time
@@ -131,6 +136,24 @@ def next_due(account: ProviderAccount, cycle: Cycle, started: datetime) -> datet
     return started + timedelta(seconds=seconds)
 
 
+def cycles(leased: list[tuple[int, str]]) -> str:
+    """Run the cycles of several accounts whose leases the dispatcher claimed, one after
+    another. A cycle that fails is logged and the others still run (its lease runs out
+    and the account is sent again, as when a one-cycle task fails)."""
+    done = []
+    for account_id, token in leased:
+        if shutdown.stop_requested():
+            # The cluster stops: hand the rest back at once rather than when their
+            # leases run out.
+            leases.release(account_id, token, started=timezone.now(), due_at=timezone.now())
+            continue
+        try:
+            done.append(cycle(account_id, token))
+        except Exception:
+            log.exception("sync cycle of account %s failed", account_id)
+    return f"{len(done)} of {len(leased)} cycles run"
+
+
 def cycle(account_id: int, token: str) -> str:
     """Run one cycle of an account whose lease the dispatcher claimed for `token`."""
     started = timezone.now()
@@ -209,7 +232,7 @@ def dispatch_due(now: datetime | None = None, enqueue=None) -> list[int]:
     """Claim the leases of due accounts (most overdue first, within SYNC_MAX_IN_FLIGHT)
     and enqueue their cycles; return their ids."""
     now = now or timezone.now()
-    enqueue = enqueue or _enqueue_cycle
+    enqueue = enqueue or _enqueue_cycles
     busy = ProviderAccount.objects.filter(poller_lease_until__gte=now).count()
     room = settings.SYNC_MAX_IN_FLIGHT - busy
     if room <= 0:
@@ -224,9 +247,17 @@ def dispatch_due(now: datetime | None = None, enqueue=None) -> list[int]:
         return []
     prefix = f"{_owner()[:40]}:{uuid.uuid4().hex[:8]}"  # the field holds 64 characters
     claimed = leases.claim_many(due, prefix, now)
-    for account_id in claimed:
-        enqueue(account_id, leases.many_token(prefix, account_id))
+    for batch in batches(claimed):
+        enqueue([(account_id, leases.many_token(prefix, account_id)) for account_id in batch])
     return claimed
+
+
+def batches(account_ids: list[int]) -> list[list[int]]:
+    """The claimed accounts in tasks, in order: as many tasks as workers while they
+    fit, and at most SYNC_BATCH cycles in a task."""
+    workers = settings.Q_CLUSTER.get("workers", 1)
+    size = max(1, min(settings.SYNC_BATCH, math.ceil(len(account_ids) / workers)))
+    return [account_ids[i : i + size] for i in range(0, len(account_ids), size)]
 
 
 def next_look(now: datetime | None = None) -> float | None:
@@ -251,13 +282,13 @@ def next_look(now: datetime | None = None) -> float | None:
     return min(TICK, (soonest - now).total_seconds())
 
 
-def _enqueue_cycle(account_id: int, token: str) -> None:
+def _enqueue_cycles(leased: list[tuple[int, str]]) -> None:
     queue.enqueue(
-        "sync.tasks.cycle",
-        account_id,
-        token,
+        "sync.tasks.cycles",
+        leased,
         group="sync",
         save=False,  # hundreds a minute: their results are not worth a row each
+        # Every cycle of the task must start before its lease (claimed now) ends.
         q_options={"timeout": int(leases.CYCLE_LEASE.total_seconds())},
     )
 

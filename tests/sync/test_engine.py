@@ -58,7 +58,7 @@ class DispatcherTestCase(BaseTestCase):
         self.sent: list[tuple[int, str]] = []
 
     def dispatch(self, now=None):
-        return engine.dispatch_due(now, enqueue=lambda *args: self.sent.append(args))
+        return engine.dispatch_due(now, enqueue=self.sent.extend)
 
     def test_it_sends_due_accounts_most_overdue_first_and_claims_their_leases(self):
         now = timezone.now()
@@ -100,6 +100,57 @@ class DispatcherTestCase(BaseTestCase):
         self.assertEqual(engine.dispatch(), "another dispatcher runs")
 
 
+class BatchesTestCase(BaseTestCase):
+    """A task runs several cycles when many accounts are due at once (its own cost is
+    paid once for them), one when few are (none waits behind another)."""
+
+    @override_settings(SYNC_BATCH=4, Q_CLUSTER={"workers": 6})
+    def test_few_due_accounts_get_a_task_each_and_many_share_tasks_of_at_most_the_batch(self):
+        self.assertEqual(engine.batches([1, 2, 3]), [[1], [2], [3]])
+        self.assertEqual(
+            engine.batches(list(range(12))), [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]
+        )
+        many = engine.batches(list(range(40)))
+        self.assertEqual([len(b) for b in many], [4] * 10)
+        self.assertEqual([a for b in many for a in b], list(range(40)))  # most overdue first
+
+    @override_settings(SYNC_BATCH=4, SYNC_MAX_IN_FLIGHT=100, Q_CLUSTER={"workers": 2})
+    def test_the_dispatcher_sends_due_accounts_in_batches_each_under_its_own_lease(self):
+        accounts = [make_account(self.team, f"a{n}") for n in range(6)]
+        for account in accounts:
+            leases.mark_due(account.pk)
+        tasks = []
+        engine.dispatch_due(enqueue=tasks.append)
+        self.assertEqual([len(task) for task in tasks], [3, 3])
+        for account_id, token in (pair for task in tasks for pair in task):
+            self.assertEqual(ProviderAccount.objects.get(pk=account_id).poller_lease_owner, token)
+
+    def test_a_failing_cycle_does_not_stop_the_others_of_its_task(self):
+        ran = []
+
+        def cycle(account_id, token):
+            if account_id == 2:
+                raise RuntimeError("boom")
+            ran.append(account_id)
+            return "ok"
+
+        with (
+            mock.patch.object(engine, "cycle", side_effect=cycle),
+            self.assertLogs("sync.engine", "ERROR"),
+        ):
+            self.assertEqual(engine.cycles([(1, "t1"), (2, "t2"), (3, "t3")]), "2 of 3 cycles run")
+        self.assertEqual(ran, [1, 3])
+
+    def test_when_the_cluster_stops_the_cycles_not_started_are_handed_back_due(self):
+        account = make_account(self.team, "a")
+        self.assertTrue(leases.claim(account.pk, "t"))
+        with mock.patch.object(engine.shutdown, "stop_requested", return_value=True):
+            self.assertEqual(engine.cycles([(account.pk, "t")]), "0 of 1 cycles run")
+        account.refresh_from_db()
+        self.assertEqual(account.poller_lease_owner, "")  # free at once, not in a minute
+        self.assertLessEqual(account.sync_due_at, timezone.now())
+
+
 class DispatcherLoopTestCase(BaseTestCase):
     """The dispatcher runs for a minute at a time beside the cycles: while it can send
     nothing it must look rarely, not spin on queries (at 200 accounts a spinning
@@ -109,7 +160,7 @@ class DispatcherLoopTestCase(BaseTestCase):
         """Queries the dispatcher makes running `seconds` with cycles never ending."""
         with (
             override_settings(SYNC_RUN_SECONDS=seconds, SYNC_MAX_IN_FLIGHT=2),
-            mock.patch.object(engine, "_enqueue_cycle"),
+            mock.patch.object(engine, "_enqueue_cycles"),
             mock.patch.object(engine, "close_old_connections"),  # the test's transaction
             CaptureQueriesContext(connection) as queries,
         ):
