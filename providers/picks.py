@@ -32,30 +32,25 @@ UNMAPPED_PREFIX = "u"
 def service_options(team, *, history=None) -> list[tuple[str, str, str]]:
     """(value, label, group) for every service the team's enabled accounts list:
     favourites and recent ones of `history` first, then A–Z, then unmapped entries."""
-    accounts = team.provider_accounts.filter(enabled=True)
-    mapped = Service.objects.filter(
-        pk__in=CatalogService.objects.filter(account__in=accounts).values("service")
-    ).order_by("name")
-    unmapped = CatalogService.objects.filter(account__in=accounts, service__isnull=True)
-    options = _favourites_first(history, "service", [(s.slug, s.name) for s in mapped])
-    options += [
-        (f"{UNMAPPED_PREFIX}{s.pk}", f"{s.name} ({s.account.label})", "Other")
-        for s in unmapped.select_related("account").order_by("name")
-    ]
-    return options
+    return _options(team, history, "service", Service, CatalogService, key="slug")
 
 
 def country_options(team, *, history=None) -> list[tuple[str, str, str]]:
     """(value, label, group) for every country, ordered as service_options orders services."""
+    return _options(team, history, "country", Country, CatalogCountry, key="iso")
+
+
+def _options(team, history, field: str, canonical, catalog, *, key: str):
+    """The options of `field` ("service" or "country"): the canonical entries the team's
+    enabled accounts map to (by `key`), then each account's unmapped catalog entries."""
     accounts = team.provider_accounts.filter(enabled=True)
-    mapped = Country.objects.filter(
-        pk__in=CatalogCountry.objects.filter(account__in=accounts).values("country")
-    ).order_by("name")
-    unmapped = CatalogCountry.objects.filter(account__in=accounts, country__isnull=True)
-    options = _favourites_first(history, "country", [(c.iso, c.name) for c in mapped])
+    listed = catalog.objects.filter(account__in=accounts)
+    mapped = canonical.objects.filter(pk__in=listed.values(field)).order_by("name")
+    options = _favourites_first(history, field, [(getattr(m, key), m.name) for m in mapped])
+    unmapped = listed.filter(**{f"{field}__isnull": True}).select_related("account")
     options += [
-        (f"{UNMAPPED_PREFIX}{c.pk}", f"{c.name} ({c.account.label})", "Other")
-        for c in unmapped.select_related("account").order_by("name")
+        (f"{UNMAPPED_PREFIX}{entry.pk}", f"{entry.name} ({entry.account.label})", "Other")
+        for entry in unmapped.order_by("name")
     ]
     return options
 
