@@ -33,6 +33,7 @@ from django.utils import timezone
 from accounts.models import Membership, Team
 from accounts.roles import Permission
 from api.models import ApiKey, ApiOrder, Scope
+from config.sql import converted, with_converters
 from orders.models import Order
 from providers.models import RateCounter
 from providers.ratelimit import CacheStore, default_store
@@ -173,8 +174,7 @@ def _key_query(alias: str, poll: bool) -> _KeyQuery:
 
 
 def _converted(conn, field, table: str) -> tuple:
-    column = field.get_col(table)
-    return column, conn.ops.get_db_converters(column) + column.get_db_converters(conn)
+    return with_converters(conn, field.get_col(table))
 
 
 def _read_key(prefix: str, activation: int | None) -> ApiKey | None:
@@ -184,11 +184,7 @@ def _read_key(prefix: str, activation: int | None) -> ApiKey | None:
     row = _first_read(query.sql, [prefix] if activation is None else [activation, prefix])
     if row is None:
         return None
-    values = []
-    for value, (column, converters) in zip(row, query.columns, strict=True):
-        for converter in converters:
-            value = converter(value, column, connection)
-        values.append(value)
+    values = converted(row, query.columns, connection)
     instances, start = [], 0
     for (model, _name), names in zip(_READ, query.fields, strict=True):
         instances.append(model.from_db(connection.alias, names, values[start : start + len(names)]))

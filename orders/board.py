@@ -25,6 +25,7 @@ from django.db import connections, router
 from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Lower
 
+from config.sql import converted, with_converters
 from orders.models import BOARD_STATES, Order, State
 
 # Rows rendered at first; past it the board says how many are hidden and offers more
@@ -246,22 +247,17 @@ class _VersionRead:
             params[i] = team_id
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            row = list(cursor.fetchone())
-        for i, column in enumerate(columns):
-            convert = connection.ops.get_db_converters(column)
-            for converter in convert + column.get_db_converters(connection):
-                row[i] = converter(row[i], column, connection)
-        return row
+            return converted(cursor.fetchone(), columns, connection)
 
     def compile(self, connection) -> tuple[str, list, list[int], list]:
-        """(SQL, params, where the team's id goes in them, the columns)."""
+        """(SQL, params, where the team's id goes in them, the columns and converters)."""
         sql, params, columns = [], [], []
         for query in (_newest(self.TEAM), _board_stats(self.TEAM)):
             compiler = query.query.get_compiler(connection=connection)
             text, args = compiler.as_sql()
             sql.append(text)
             params.extend(args)
-            columns.extend(column for column, _, _ in compiler.select)
+            columns.extend(with_converters(connection, column) for column, _, _ in compiler.select)
         slots = [i for i, value in enumerate(params) if value == self.TEAM]
         if len(slots) != 2:  # the team's id in each query, as a parameter
             raise RuntimeError(f"the board version's SQL has the team's id {len(slots)} times")
