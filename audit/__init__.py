@@ -33,6 +33,7 @@ def record(
 ):
     """Append an AuditEvent and return it.
 
+    `team` is a Team or its id (the sync engine has only the id at hand).
     `actor` is a user, or None for background work (recorded as "system").
     `target` is any model instance; its class name, `code` (or pk) and str()
     are kept. `request` supplies the client IP for web actions. Never pass a
@@ -45,8 +46,9 @@ def record(
     if via:
         payload = {**(payload or {}), "via": via}
     user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    team_given = {"team_id": team} if isinstance(team, int) else {"team": team}
     return AuditEvent.objects.create(
-        team=team,
+        **team_given,
         actor=user,
         actor_name=user.get_username() if user else SYSTEM_ACTOR,
         action=action,

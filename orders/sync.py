@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 import audit
+from config.sql import KeptRead
 from orders import services
 from orders.errors import CancelLocked, OrderActionError
 from orders.models import (
@@ -91,7 +92,7 @@ class LiveOrders:
         if self._rows is None:
             # Sorted here as the model's ordering would (newest first): an ORDER BY
             # cost more to compile than this sort of a handful of rows.
-            rows = Order.objects.filter(account=self.account).filter(_live()).order_by()
+            rows = _LIVE_ORDERS.rows(self.account.pk)
             self._rows = sorted(rows, key=lambda o: (o.created, o.pk), reverse=True)
         return self._rows
 
@@ -110,6 +111,12 @@ class LiveOrders:
 
 def _live() -> Q:
     return Q(state__in=(*ACTIVE_STATES, *PENDING_STATES)) | Q(cancel_requested=True)
+
+
+# Read by every cycle of every account: compiled once (config.sql.KeptRead).
+_LIVE_ORDERS = KeptRead(
+    Order, lambda account: Order.objects.filter(account_id=account).filter(_live()).order_by()
+)
 
 
 def sync_orders(account: ProviderAccount, client, now, live: LiveOrders | None = None) -> int:

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 
+from config.sql import KeptRead
 from providers.errors import ProviderError, RateLimited
 from rentals.models import Rental, RentalState
 
@@ -59,11 +60,16 @@ def sync_rentals(account, client, now) -> int:
 
 def _live_rentals(account) -> list[Rental]:
     """The account's active and unconfirmed rentals (in no order: sync_rentals sorts)."""
-    return list(
-        Rental.objects.filter(
-            account=account, state__in=(RentalState.ACTIVE, RentalState.UNCONFIRMED)
-        ).order_by()
-    )
+    return _LIVE_RENTALS.rows(account.pk)
+
+
+# Read by every cycle of every account: compiled once (config.sql.KeptRead).
+_LIVE_RENTALS = KeptRead(
+    Rental,
+    lambda account: Rental.objects.filter(
+        account_id=account, state__in=(RentalState.ACTIVE, RentalState.UNCONFIRMED)
+    ).order_by(),
+)
 
 
 def _active(account):

@@ -5,13 +5,16 @@ hundred more a second. These pin the cost of the common cycle: nothing changed."
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+import audit
+from audit.models import AuditEvent
 from orders import sync
-from orders.models import Order, State
+from orders.models import Order, OrderMessage, State
 from providers import leases
 from sync import engine
 from tests.orders.base import SandboxTestCase
@@ -117,3 +120,63 @@ class CycleCountsTestCase(SandboxTestCase):
         self.assertIn(order.state, (State.EXPIRED, State.REFUNDED, State.CANCELLED))
         self.assertEqual((result.awaiting, result.active), (0, 0))
         self.assertFalse(result.has_work)
+
+
+class CodeStoringCycleTestCase(SandboxTestCase):
+    """The engine's most frequent write: a cycle that stores a code. Its lock reads the
+    order alone, its UPDATE names only what changed, and the code and its audit row land
+    in one transaction."""
+
+    def setUp(self):
+        super().setUp()
+        self.account_ = self.account("smspool")
+        for _ in range(3):
+            self.place()
+        self.assertTrue(leases.claim(self.account_.pk, "first"))
+        engine.cycle(self.account_.pk, "first")
+        self.order = Order.objects.filter(account=self.account_).first()
+        self.deliver(self.order, text="Your code is 482913")
+
+    def run_cycle(self) -> list[str]:
+        self.assertTrue(leases.claim(self.account_.pk, "code"))
+        with CaptureQueriesContext(connection) as queries:
+            engine.cycle(self.account_.pk, "code")
+        return [q["sql"] for q in queries.captured_queries]
+
+    def test_the_update_names_only_the_changed_columns(self):
+        queries = self.run_cycle()
+
+        updates = [q for q in queries if q.startswith('UPDATE "orders_order"')]
+        self.assertEqual(len(updates), 1, "\n".join(queries))
+        for column in ("state", "last_code", "code_received_at", "updated"):
+            self.assertIn(f'"{column}" =', updates[0])
+        for unchanged in ("idempotency_key", "service_name", "cost", "team_id", "ordered_by_id"):
+            self.assertNotIn(f'"{unchanged}" =', updates[0])
+        self.order.refresh_from_db()
+        self.assertEqual((self.order.state, self.order.last_code), (State.RECEIVED, "482913"))
+
+    def test_the_lock_reads_the_order_alone(self):
+        queries = self.run_cycle()
+
+        locks = [q for q in queries if q.startswith("SELECT") and '"orders_order"."id" = ' in q]
+        self.assertEqual(len(locks), 1, "\n".join(queries))
+        self.assertNotIn("JOIN", locks[0])
+
+    def test_the_code_and_its_audit_row_land_together(self):
+        down = mock.patch.object(audit, "record", side_effect=RuntimeError("audit down"))
+        with down, self.assertRaises(RuntimeError):
+            engine.run_cycle(self.account_)
+
+        self.order.refresh_from_db()
+        self.assertEqual(self.order.state, State.WAITING)  # nothing half-stored
+        self.assertFalse(OrderMessage.objects.filter(order=self.order).exists())
+        # The next cycle stores both.
+        engine.run_cycle(self.account_)
+        self.order.refresh_from_db()
+        self.assertEqual(self.order.state, State.RECEIVED)
+        self.assertEqual(
+            AuditEvent.objects.filter(
+                action="order.code_received", target_code=self.order.code
+            ).count(),
+            1,
+        )
