@@ -60,6 +60,21 @@ class DueTimesTestCase(BaseTestCase):
         self.assertEqual((account.poller_lease_owner, account.poller_lease_until), ("", None))
         self.assertFalse(leases.release(account.pk, "t", started=started, due_at=due))
 
+    def test_a_cycle_that_spent_more_requests_waits_for_them_all(self):
+        # NumPool: 60 requests a minute, a quarter for polling: a request every 4 s.
+        account = make_account(self.team, "np")
+        ProviderAccount.objects.filter(pk=account.pk).update(kind="numpool")
+        account.refresh_from_db()
+        now = timezone.now()
+
+        def interval(requests: int) -> float:
+            cycle = engine.Cycle(awaiting=1, active=1, requests=requests)
+            return (engine.next_due(account, cycle, now) - now).total_seconds()
+
+        self.assertEqual(interval(1), 4.0)
+        self.assertEqual(interval(2), 8.0)  # the list and one order's own check
+        self.assertEqual(interval(0), 4.0)  # nothing sent (rate limited here): the interval
+
     def test_an_account_with_nothing_to_follow_goes_idle(self):
         account = make_account(self.team, "a")
         self.assertTrue(leases.claim(account.pk, "t"))
