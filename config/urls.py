@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as account_views
+from api.urls import gateway_patterns
 from config.health import health
 from sync.hooks import smscode_hook
 
@@ -12,6 +13,8 @@ admin.site.site_header = "smsdesk administration"
 admin.site.site_title = "smsdesk admin"
 
 urlpatterns = [
+    # First: the SMS-Activate gateway, the most requested URL (api/urls.py).
+    *gateway_patterns,
     # For load balancers and monitors: no login, no HTTPS redirect (SECURE_REDIRECT_EXEMPT).
     path("health", health, name="health"),
     # SMSCode's webhook pushes (signed; no login, no CSRF token): sync/hooks.py.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from django.test import override_settings
+from django.test import SimpleTestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -382,3 +382,14 @@ class HostileInputTests(GatewayTestCase):
                     response = self.call(action, method=method, **params)
                     self.assertEqual(response.status_code, 200, (action, value))
         self.assertEqual(self.call("getBalance", raw="\x00" * 44).content, b"BAD_KEY")
+
+
+class GatewayUrlTests(SimpleTestCase):
+    def test_the_gateway_is_the_first_url_tried(self):
+        # Tools poll it hundreds of times a second: no portal pattern is tried before it.
+        from django.urls import resolve
+
+        for path in (URL, "/api/handler_api"):
+            match = resolve(path)
+            self.assertEqual(match.func.__name__, "handler_api")
+            self.assertLessEqual(len(match.tried), 2, match.tried)
