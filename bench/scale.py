@@ -614,7 +614,7 @@ def phase_figures(*, fleet, size, before, after, start, window, upstream, seen, 
     kinds: dict[str, dict[str, Any]] = {}
     for index, account in enumerate(fleet.accounts[:size]):
         key = api_key(fleet, index, size)
-        requests, limited, _endpoints = base._request_delta(before, after, account.kind, key)
+        requests, limited, endpoints = base._request_delta(before, after, account.kind, key)
         row = kinds.setdefault(
             account.kind,
             {"accounts": 0, "latencies": [], "requests": [], "rate_limited": 0, "shares": []},
@@ -622,7 +622,10 @@ def phase_figures(*, fleet, size, before, after, start, window, upstream, seen, 
         row["accounts"] += 1
         row["requests"].append(requests)
         row["rate_limited"] += limited
-        row["shares"].append(share_of_limit(requests, account.kind, window))
+        share = share_of_limit(requests, account.kind, window)
+        row["shares"].append(share)
+        if share >= max(row["shares"]):  # what the busiest account spent its requests on
+            row["busiest_endpoints"] = endpoints
         for order in upstream[index]:
             if order.get("delivered_at") is None:
                 continue
@@ -644,6 +647,7 @@ def phase_figures(*, fleet, size, before, after, start, window, upstream, seen, 
             "requests": sum(row["requests"]),
             "limit_share_median": round(statistics.median(row["shares"]), 4),
             "limit_share_max": round(max(row["shares"]), 4),
+            "busiest_account_endpoints": row.get("busiest_endpoints"),
         }
     spent = busy_seconds(tasks, start, start + window)
     minutes = window / 60

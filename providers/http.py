@@ -22,6 +22,8 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -174,6 +176,23 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# Set by `counting()`: every request sent in its block adds one, whichever client
+# sent it (the sync engine budgets an account's next cycle by what this one spent).
+_sent: ContextVar[list[int] | None] = ContextVar("provider_requests_sent", default=None)
+
+
+@contextmanager
+def counting() -> Iterator[list[int]]:
+    """Count the provider requests sent within the block (each attempt, by any client):
+    `with counting() as sent: ...` then `sent[0]`."""
+    sent = [0]
+    token = _sent.set(sent)
+    try:
+        yield sent
+    finally:
+        _sent.reset(token)
+
+
 class Transport:
     """Sends a client's calls: budget, retries, logging, redaction."""
 
@@ -282,6 +301,9 @@ class Transport:
             )
         if self.budget is not None:
             self.budget.acquire(max_wait=self.max_wait)
+        sent = _sent.get()
+        if sent is not None:
+            sent[0] += 1
         path = urlsplit(call.url).path
         started = time.monotonic()
         try:

@@ -49,7 +49,7 @@ from django.utils import timezone
 
 from config import queue
 from config.sql import KeptRead
-from providers import leases, webhooks
+from providers import http, leases, webhooks
 from providers.errors import ProviderError, RateLimited
 from providers.models import ProviderAccount
 from sync import shutdown
@@ -96,16 +96,20 @@ def run_cycle(account: ProviderAccount, now: datetime | None = None) -> Cycle:
     cycle = Cycle()
     client = account.client(max_attempts=2, max_wait=2.0)
     live = LiveOrders(account)  # read once; the steps and the count share it
-    try:
-        cycle.requests += sync_orders(account, client, now, live)
-    except RateLimited as exc:
-        cycle.rate_limited_for = exc.retry_after or 5.0
-    except ProviderError as exc:
-        log.warning("sync of %s: %s", account.label, exc.message)
-        account.record_error(exc)
-    cycle.rentals = _rental_step(sync_rentals, account, client, now)
-    cycle.awaiting, cycle.active = count_work(account, live)
-    webhooks.check_if_due(account, now)  # SMSCode push: registered and delivering?
+    # Every request the cycle sends counts (expiries and cancels use clients of their
+    # own): the next cycle waits for them all (next_due).
+    with http.counting() as sent:
+        try:
+            sync_orders(account, client, now, live)
+        except RateLimited as exc:
+            cycle.rate_limited_for = exc.retry_after or 5.0
+        except ProviderError as exc:
+            log.warning("sync of %s: %s", account.label, exc.message)
+            account.record_error(exc)
+        cycle.rentals = _rental_step(sync_rentals, account, client, now)
+        cycle.awaiting, cycle.active = count_work(account, live)
+        webhooks.check_if_due(account, now)  # SMSCode push: registered and delivering?
+    cycle.requests = sent[0]
     return cycle
 
 
@@ -137,9 +141,10 @@ def next_due(account: ProviderAccount, cycle: Cycle, started: datetime) -> datet
         return None
     # Slower while the provider pushes events (polling is then only the fallback).
     interval = leases.push_interval(account, poll_interval(account, cycle), started)
-    # A cycle that spent more than one request (per-order checks beside the list) waits
-    # for them all: the account's share of its limit holds on average, not only for
-    # cycles of one request (a NumPool account reached 33 % of its limit without this).
+    # A cycle that sent more than one request (per-order checks beside the list, an
+    # expiry, a cancel, a rental) waits for them all: the account's share of its limit
+    # holds on average, not only for cycles of one request (a NumPool account reached
+    # 33 % of its limit without this).
     spent = cycle.requests / leases.poll_rate(account)
     seconds = max(cycle.rate_limited_for, interval, spent)
     return started + timedelta(seconds=seconds)

@@ -17,6 +17,7 @@ from orders import sync
 from orders.models import Order, OrderMessage, State
 from providers import leases
 from sync import engine
+from tests.api.test_gateway import upstream_requests as sent_upstream
 from tests.orders.base import SandboxTestCase
 
 # The queries of one task `engine.cycle` of an account whose orders the provider's
@@ -107,6 +108,22 @@ class CycleCountsTestCase(SandboxTestCase):
         order.refresh_from_db()
         self.assertEqual(order.state, State.RECEIVED)
         self.assertEqual((result.awaiting, result.active), (0, 1))
+
+    def test_every_request_the_cycle_sends_is_counted(self):
+        # A scheduled cancel whose lock is over (sent by the order's own client), then
+        # the list: the next cycle waits for both (engine.next_due), so both count.
+        account = self.account("smspool")
+        self.place()
+        Order.objects.filter(account=account).update(
+            cancel_requested=True, cancel_available_at=None
+        )
+        before = sent_upstream(self.sandbox)
+
+        result = engine.run_cycle(account)
+
+        # (SMSPool's sandbox refuses a cancel this early: still a request sent.)
+        self.assertEqual(result.requests, sent_upstream(self.sandbox) - before)
+        self.assertGreaterEqual(result.requests, 2)
 
     def test_an_order_closed_at_its_expiry_during_the_cycle_is_not_followed(self):
         account = self.account("smspool")
