@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -162,92 +163,78 @@ def test_it_holds_across_two_processes_sharing_redis():
         assert in_window <= limit, f"{in_window} requests within {window}s"
 
 
-def test_a_redis_counter_takes_one_round_trip_and_expires():
-    """On Redis a counter step is one pipelined round trip (SET NX EX + INCR), not
-    add + EXISTS + INCRBY: the gateway counts every status poll this way."""
-    from unittest import mock
-
+@pytest.fixture
+def redis_cache():
+    """The default cache on the test Redis (a key prefix of its own), connected."""
     from django.core.cache import caches
     from django.test import override_settings
-    from redis.connection import Connection
 
     url = _redis_url()
     if url is None:
         if os.environ.get("REQUIRE_SERVICES"):
             pytest.fail("Redis is required in CI")
         pytest.skip("no Redis reachable")
-    redis_cache = {
+    settings = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": url,
             "KEY_PREFIX": f"t{uuid.uuid4().hex[:8]}",
         }
     }
-    with override_settings(CACHES=redis_cache):
-        caches["default"].get("warm-up")  # the connection is made outside the count
-        store, key = CacheStore(), f"c-{uuid.uuid4()}"
-        sends = []
-        real_send = Connection.send_packed_command
-
-        def counting_send(self, command, check_health=True):
-            sends.append(command)
-            return real_send(self, command, check_health)
-
-        with mock.patch.object(Connection, "send_packed_command", counting_send):
-            assert store.incr(key, ttl=30) == 1
-        assert len(sends) == 1
-        assert store.incr(key, ttl=30) == 2
-        assert caches["default"].get(key) == 2  # Django reads the plain integer back
-        client = caches["default"]._cache.get_client(key)
-        ttl = client.ttl(caches["default"].make_and_validate_key(key))
-        assert 0 < ttl <= 30
-        caches["default"].delete(key)
-        caches["default"].close()
+    with override_settings(CACHES=settings):
+        caches["default"].get("warm-up")  # the connection is made outside any count
+        yield caches["default"]
+        caches["default"].close()  # the tests' keys expire by themselves
 
 
-def test_on_redis_a_slot_is_taken_in_one_round_trip_and_a_block_is_seen():
+@contextmanager
+def redis_round_trips():
+    """The commands sent to Redis within the block, one entry per round trip."""
+    from unittest import mock
+
+    from redis.connection import Connection
+
+    sends = []
+    real_send = Connection.send_packed_command
+
+    def counting_send(self, command, check_health=True):
+        sends.append(command)
+        return real_send(self, command, check_health)
+
+    with mock.patch.object(Connection, "send_packed_command", counting_send):
+        yield sends
+
+
+def test_a_redis_counter_takes_one_round_trip_and_expires(redis_cache):
+    """On Redis a counter step is one pipelined round trip (SET NX EX + INCR), not
+    add + EXISTS + INCRBY: the gateway counts every status poll this way."""
+    store, key = CacheStore(), f"c-{uuid.uuid4()}"
+    with redis_round_trips() as sends:
+        assert store.incr(key, ttl=30) == 1
+    assert len(sends) == 1
+    assert store.incr(key, ttl=30) == 2
+    assert redis_cache.get(key) == 2  # Django reads the plain integer back
+    client = redis_cache._cache.get_client(key)
+    ttl = client.ttl(redis_cache.make_and_validate_key(key))
+    assert 0 < ttl <= 30
+    redis_cache.delete(key)
+
+
+def test_on_redis_a_slot_is_taken_in_one_round_trip_and_a_block_is_seen(redis_cache):
     """try_acquire on Redis: the block, the slot and the window in one pipelined round
     trip (three round trips, each through a new client object, were a tenth of a busy
     sync cluster's CPU); a 429's block set by one budget stops another at once."""
-    from unittest import mock
+    clock, name = FakeClock(), f"t-{uuid.uuid4()}"
+    budget = RateBudget(name, 3, 1.0, store=CacheStore(), clock=clock, sleep=clock.sleep)
+    with redis_round_trips() as sends:
+        assert budget.try_acquire() == 0
+    assert len(sends) == 1
+    assert [budget.try_acquire() for _ in range(2)] == [0, 0]
+    assert budget.try_acquire() > 0  # the fourth in the window waits
+    assert budget.used() == 3  # the refused slot was given back
 
-    from django.core.cache import caches
-    from django.test import override_settings
-    from redis.connection import Connection
-
-    url = _redis_url()
-    if url is None:
-        if os.environ.get("REQUIRE_SERVICES"):
-            pytest.fail("Redis is required in CI")
-        pytest.skip("no Redis reachable")
-    redis_cache = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": url,
-            "KEY_PREFIX": f"t{uuid.uuid4().hex[:8]}",
-        }
-    }
-    with override_settings(CACHES=redis_cache):
-        caches["default"].get("warm-up")  # the connection is made outside the count
-        clock, name = FakeClock(), f"t-{uuid.uuid4()}"
-        budget = RateBudget(name, 3, 1.0, store=CacheStore(), clock=clock, sleep=clock.sleep)
-        sends = []
-        real_send = Connection.send_packed_command
-
-        def counting_send(self, command, check_health=True):
-            sends.append(command)
-            return real_send(self, command, check_health)
-
-        with mock.patch.object(Connection, "send_packed_command", counting_send):
-            assert budget.try_acquire() == 0
-        assert len(sends) == 1
-        assert [budget.try_acquire() for _ in range(2)] == [0, 0]
-        assert budget.try_acquire() > 0  # the fourth in the window waits
-        assert budget.used() == 3  # the refused slot was given back
-
-        clock.now += 5  # a new window
-        other = RateBudget(name, 3, 1.0, store=CacheStore(), clock=clock, sleep=clock.sleep)
-        other.block_for(30)
-        assert 29 < budget.try_acquire() <= 30  # blocked, read through the pipeline
-        assert budget.used() == 0  # and no slot kept while blocked
-        caches["default"].close()  # the keys expire within 31 s
+    clock.now += 5  # a new window
+    other = RateBudget(name, 3, 1.0, store=CacheStore(), clock=clock, sleep=clock.sleep)
+    other.block_for(30)
+    assert 29 < budget.try_acquire() <= 30  # blocked, read through the pipeline
+    assert budget.used() == 0  # and no slot kept while blocked
