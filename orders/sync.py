@@ -11,7 +11,7 @@ orders whose time is up by what the provider says about each.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 
 from django.db import IntegrityError
@@ -60,13 +60,6 @@ CHECKED_EVERY = timedelta(seconds=60)
 
 
 # --- the cycle's orders step ------------------------------------------------------------
-
-
-@dataclass
-class _Spent:
-    """Requests a cycle's orders step made."""
-
-    requests: int = 0
 
 
 class LiveOrders:
@@ -119,21 +112,20 @@ _LIVE_ORDERS = KeptRead(
 )
 
 
-def sync_orders(account: ProviderAccount, client, now, live: LiveOrders | None = None) -> int:
-    """Bring the account's orders in step with the provider; return the requests made.
+def sync_orders(account: ProviderAccount, client, now, live: LiveOrders | None = None) -> None:
+    """Bring the account's orders in step with the provider. (The engine counts the
+    requests it made: providers.http.counting.)
 
     Raises RateLimited (the engine waits) and other ProviderErrors.
     """
     live = live or LiveOrders(account)
-    spent = _Spent()
     try:
         process_cancel_requests(account, now, live=live)
-        _sync_orders(account, client, now, spent, live)
+        _sync_orders(account, client, now, live)
         process_expired(account, now, live=live)
     except BaseException:
         live.changed()  # a step stopped halfway: what it did is not in the list
         raise
-    return spent.requests
 
 
 def count_work(account: ProviderAccount, live: LiveOrders | None = None) -> tuple[int, int]:
@@ -269,12 +261,12 @@ def expire_order(order: Order, *, now=None) -> bool:
 # --- fetching states -------------------------------------------------------------------------
 
 
-def _sync_orders(account: ProviderAccount, client, now, cycle: _Spent, live: LiveOrders) -> None:
+def _sync_orders(account: ProviderAccount, client, now, live: LiveOrders) -> None:
     flag_lost_placements(account, now, live=live)
     active = live.active()
-    bulk = _bulk_states(account, client, active, cycle, live)
+    bulk = _bulk_states(account, client, active, live)
     if bulk is None:
-        _check_each(account, client, active, now, cycle, live=live)
+        _check_each(account, client, active, now, live=live)
         resolve_unconfirmed(account, client, now, listed=False, live=live)
         return
     by_id = {state.order_id: state for state in bulk}
@@ -289,7 +281,7 @@ def _sync_orders(account: ProviderAccount, client, now, cycle: _Spent, live: Liv
             live.changed()
             services.apply_state(order, state, now=now)
     _stamp_checked(unchanged, now)
-    _check_each(account, client, absent, now, cycle, recheck=ABSENT_RECHECK, live=live)
+    _check_each(account, client, absent, now, recheck=ABSENT_RECHECK, live=live)
     reconcile_orphans(account, bulk, now, client=client, live=live)
     resolve_unconfirmed(account, client, now, listed=True, live=live)
 
@@ -358,16 +350,13 @@ def _same_time(a, b) -> bool:
     return abs(a - b) <= SAME_TIME
 
 
-def _bulk_states(
-    account, client, active: list[Order], cycle: _Spent, live: LiveOrders
-) -> list[OrderState] | None:
+def _bulk_states(account, client, active: list[Order], live: LiveOrders) -> list[OrderState] | None:
     """Every open upstream order in one request, or None when the provider has no such list
     (or the account's host turned out not to serve it)."""
     pending = live.has_pending()
     if client.supports(Capability.BULK_ACTIVE):
         if not active and not pending:
             return []
-        cycle.requests += 1
         try:
             return client.list_active_orders()
         except Unsupported:
@@ -375,7 +364,6 @@ def _bulk_states(
     list_orders = getattr(client, "list_orders", None)
     if list_orders is None or not (active or pending):
         return None
-    cycle.requests += 1
     try:
         states = list_orders(limit=min(100, max(20, 2 * len(active))))
     except Unsupported:
@@ -386,9 +374,7 @@ def _bulk_states(
     return [s for s in states if not s.status.is_final] + [s for s in states if s.status.is_final]
 
 
-def _check_each(
-    account, client, orders: list[Order], now, cycle: _Spent, recheck=None, live=None
-) -> None:
+def _check_each(account, client, orders: list[Order], now, recheck=None, live=None) -> None:
     """Per-order checks for the orders that are due, most urgent first, within budget."""
     due = [o for o in orders if o.next_check_at is None or o.next_check_at <= now]
     if due and live is not None:
@@ -401,7 +387,6 @@ def _check_each(
         )
     )
     for order in due[: _per_cycle_allowance(account)]:
-        cycle.requests += 1
         try:
             state = client.get_order(order.upstream_id)
         except NotFound:
