@@ -125,6 +125,20 @@ class CycleCountsTestCase(SandboxTestCase):
         self.assertEqual(result.requests, sent_upstream(self.sandbox) - before)
         self.assertGreaterEqual(result.requests, 2)
 
+    def test_a_retried_request_counts_each_attempt(self):
+        # A 500 or a dropped connection on the list, then the retry: two requests reached
+        # (or may have reached) the provider, and both count against the account's share.
+        account = self.account("smspool")
+        self.place()
+        for mode in ("http_500", "drop"):
+            with self.subTest(mode=mode):
+                self.sandbox.faults.enqueue("smspool", mode, 1, endpoint="/request/active")
+
+                result = engine.run_cycle(account)
+
+                self.assertEqual(result.requests, 2)
+                self.assertEqual((result.awaiting, result.active), (1, 1))
+
     def test_an_order_closed_at_its_expiry_during_the_cycle_is_not_followed(self):
         account = self.account("smspool")
         self.place()
