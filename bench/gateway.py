@@ -58,8 +58,11 @@ class Options:
     seconds: float = 30.0
     interval: float = 1.0  # each client's seconds between two getStatus calls
     warm_up: float = 5.0
-    web_workers: int = 2
-    web_threads: int = 8
+    # As deployed: config/gunicorn.conf.py's own defaults (2 x cores + 1 sync workers).
+    # Threads were the benchmark's default before; on SQLite they queue on the write
+    # lock and the GIL (docs/BENCHMARKS.md, run 5: client p95 266 ms against 3.5 ms).
+    web_workers: int = 0  # 0: the config's default
+    web_threads: int = 1
     processes: int = 2  # client processes
     redis: str = ""  # REDIS_URL for the cache and the rate counters (a database of its own)
     database_url: str = ""  # PostgreSQL (recreated for the run); SQLite file when empty
@@ -75,8 +78,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keys", type=int, default=defaults.keys, help="API keys they share")
     parser.add_argument("--seconds", type=float, default=defaults.seconds, help="each window")
     parser.add_argument("--interval", type=float, default=defaults.interval)
-    parser.add_argument("--web-workers", type=int, default=defaults.web_workers)
-    parser.add_argument("--web-threads", type=int, default=defaults.web_threads)
+    parser.add_argument(
+        "--web-workers",
+        type=int,
+        default=defaults.web_workers,
+        help="gunicorn workers; default: as deployed (2 x cores + 1, at most 8)",
+    )
+    parser.add_argument(
+        "--web-threads", type=int, default=defaults.web_threads, help="threads per worker"
+    )
     parser.add_argument(
         "--processes", type=int, default=defaults.processes, help="client processes"
     )
@@ -179,13 +189,7 @@ class WebServer:
             self.url = f"http://127.0.0.1:{server.port}"
             return self
         port = base._free_port()
-        env = {
-            **os.environ,
-            "GUNICORN_BIND": f"127.0.0.1:{port}",
-            "WEB_CONCURRENCY": str(self.options.web_workers),
-            "GUNICORN_THREADS": str(self.options.web_threads),
-            "LOG_FORMAT": "json",  # the access log's lines carry each request's duration
-        }
+        env = gunicorn_environment(self.options, port)
         self.access_log = BASE_DIR / "var" / "bench" / f"gateway-access-{os.getpid()}.log"
         self.access_log.unlink(missing_ok=True)
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
@@ -257,6 +261,18 @@ class WebServer:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def gunicorn_environment(options: Options, port: int) -> dict[str, str]:
+    """The environment gunicorn runs in: config/gunicorn.conf.py reads its settings there."""
+    return {
+        **os.environ,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        # An empty value leaves gunicorn.conf.py to its default.
+        "WEB_CONCURRENCY": str(options.web_workers or ""),
+        "GUNICORN_THREADS": str(options.web_threads),
+        "LOG_FORMAT": "json",  # the access log's lines carry each request's duration
+    }
 
 
 def _proc_fields(pid: int) -> list[str]:

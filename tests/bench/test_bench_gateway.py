@@ -23,3 +23,18 @@ def test_it_runs_the_whole_gateway_benchmark_at_a_tiny_size():
     assert {t["target"].split(" ")[0] for t in results["targets"]} >= {"getStatus", "no"}
     table = gateway.format_table(results)
     assert "4 clients" in table and "upstream" in table
+
+
+def test_by_default_gunicorn_runs_as_deployed(monkeypatch):
+    """Sync workers, as many as config/gunicorn.conf.py gives the machine: with threads
+    (the old default, 2 x 8) SQLite's write lock and the GIL made the tail 75 times
+    longer (docs/BENCHMARKS.md)."""
+    import os
+    import runpy
+
+    for name, value in gateway.gunicorn_environment(gateway.Options(), port=8123).items():
+        monkeypatch.setenv(name, value)
+    config = runpy.run_path(str(gateway.BASE_DIR / "config" / "gunicorn.conf.py"))
+    assert config["workers"] == min(2 * (os.cpu_count() or 1) + 1, 8)
+    assert config["threads"] == 1 and config["worker_class"] == "sync"
+    assert config["bind"] == ["127.0.0.1:8123"]
