@@ -4,6 +4,7 @@ from django import forms
 
 from api.models import Scope
 from api.services import NAME_MAX
+from webhooks.forms import EndpointForm
 
 EXPIRY_CHOICES = [("", "Never"), ("7", "In 7 days"), ("30", "In 30 days"), ("90", "In 90 days")]
 
@@ -22,3 +23,15 @@ class KeyForm(forms.Form):
         self.fields["scope"].choices = [(s.value, s.label) for s in scopes]
         if Scope.ORDER in scopes:
             self.fields["scope"].initial = Scope.ORDER
+
+
+class KeyWebhookForm(EndpointForm):
+    """A personal webhook: one of the member's usable keys, the URL and the events."""
+
+    key = forms.ChoiceField(label="For the key", choices=[])
+
+    def __init__(self, *args, keys, **kwargs):
+        super().__init__(*args, prefix="webhook", **kwargs)
+        del self.fields["description"], self.fields["enabled"]
+        self.fields["key"].choices = [(str(k.code), k.name) for k in keys]
+        self.order_fields(["key", "url", "events"])

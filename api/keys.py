@@ -30,6 +30,7 @@ from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
 
+import audit
 from accounts.models import Membership, Team
 from accounts.roles import Permission
 from api.models import ApiKey, ApiOrder, Scope
@@ -100,15 +101,16 @@ def may(key: ApiKey, scope: Scope) -> bool:
 
 
 def authenticate(
-    raw, *, ip: str | None = None, now=None, activation: int | None = None
+    raw, *, ip: str | None = None, now=None, activation: int | None = None, call: str = ""
 ) -> ApiKey | None:
     """The usable key `raw` is, or None (unknown, wrong, revoked or expired key).
 
     One indexed query (the key with its membership and team; with `activation`, a
     status poll's activation id, also that activation's state and last code, kept on
     `key.polled` for api.placement.activation_state). Records the use in
-    `last_used_at`/`last_used_ip` at most once a minute, so frequent calls cost no
-    write. Never logs or raises with the key.
+    `last_used_at`/`last_used_ip` and as an `api_key.used` audit event naming `call`
+    (the gateway's action, or the REST method and path) at most once a minute, so
+    frequent calls cost no write. Never logs or raises with the key.
     """
     if not looks_like_key(raw):
         return None
@@ -119,7 +121,7 @@ def authenticate(
     now = now or timezone.now()
     if key.is_revoked or key.is_expired(now):
         return None
-    _touch(key, ip, now)
+    _touch(key, ip, now, call)
     return key
 
 
@@ -229,15 +231,31 @@ def _fetch_one(sql: str, params: list):
         return cursor.fetchone()
 
 
-def _touch(key: ApiKey, ip: str | None, now) -> None:
-    """Record a use; a conditional UPDATE, so concurrent calls write once a minute."""
+def _touch(key: ApiKey, ip: str | None, now, call: str) -> None:
+    """Record a use; a conditional UPDATE, so concurrent calls write once a minute.
+
+    The call that writes it also writes an `api_key.used` audit event: the audit log
+    shows when and from where every key was used, minute by minute, without an event
+    for each of a tool's status polls (what a key orders, cancels or finishes is
+    audited call by call, as the portal's actions are).
+    """
     since = now - LAST_USED_RESOLUTION
     if key.last_used_at is not None and key.last_used_at >= since:
         return
-    ApiKey.objects.filter(pk=key.pk).filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lt=since)
-    ).update(last_used_at=now, last_used_ip=ip)
+    first = (
+        ApiKey.objects.filter(pk=key.pk)
+        .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=since))
+        .update(last_used_at=now, last_used_ip=ip)
+    )
     key.last_used_at, key.last_used_ip = now, ip
+    if first:
+        audit.record(
+            team=key.team,
+            actor=key.user,
+            action="api_key.used",
+            target=key,
+            payload={"name": key.name, "prefix": key.prefix, "ip": ip, "call": call[:80]},
+        )
 
 
 # --- the per-key rate limit -----------------------------------------------------------------

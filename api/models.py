@@ -87,6 +87,11 @@ class ApiKey(models.Model):
         """How orders placed with this key are labelled on the board."""
         return f"API: {self.name}"
 
+    @property
+    def webhook_audience(self) -> str:
+        """The audience of this key's personal webhooks (api/key_webhooks.py)."""
+        return f"api-key:{self.code}"
+
 
 class ApiOrder(models.Model):
     """An order placed through the API: its integer activation id and the key used.

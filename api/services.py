@@ -12,6 +12,7 @@ from accounts.errors import ActionError
 from accounts.roles import Permission
 from api import keys
 from api.models import ApiKey, Scope
+from webhooks import services as webhook_services
 
 NAME_MAX = 60
 
@@ -77,7 +78,8 @@ def api_key_create(
 
 
 def api_key_revoke(*, key: ApiKey, membership, request=None) -> ApiKey:
-    """Revoke `key` at once. Its own member may, and whoever manages the team's members.
+    """Revoke `key` at once, and disable its personal webhooks. Its own member may, and
+    whoever manages the team's members.
 
     Raises ApiKeyError when `membership` may not revoke it. Revoking twice is a no-op.
     """
@@ -90,6 +92,7 @@ def api_key_revoke(*, key: ApiKey, membership, request=None) -> ApiKey:
         )
         key.refresh_from_db()
         if revoked:
+            webhook_services.endpoints_disable(team=key.team, audience=key.webhook_audience)
             audit.record(
                 team=key.team,
                 actor=membership.user,

@@ -18,10 +18,12 @@ from django.views.decorators.http import require_http_methods
 import audit
 from accounts.access import client_ip, get_team_for_user
 from accounts.roles import Permission
-from api import gateway, keys
-from api.forms import KeyForm
+from api import gateway, key_webhooks, keys
+from api.forms import KeyForm, KeyWebhookForm
 from api.models import ApiKey
 from api.services import ApiKeyError, api_key_create, api_key_revoke
+from webhooks.models import Endpoint
+from webhooks.services import WebhookError
 
 # --- the SMS-Activate-compatible endpoint -------------------------------------------------------
 
@@ -58,6 +60,7 @@ def handler_api(request):
         params.get("api_key"),
         ip=client_ip(request),
         activation=gateway.polled_activation(action, params),
+        call=action,
     )
     if key is None:
         return _reply(gateway.token("BAD_KEY"))
@@ -81,6 +84,8 @@ def api_keys(request, code):
     form = KeyForm(scopes=keys.scopes_for(membership))
     if request.method == "POST" and request.POST.get("revoke"):
         return _revoke(request, membership, request.POST["revoke"])
+    if request.method == "POST" and "webhook-key" in request.POST:
+        return _add_webhook(request, membership, form)
     if request.method == "POST":
         form = KeyForm(request.POST, scopes=keys.scopes_for(membership))
         created = _create(request, membership, form)
@@ -122,7 +127,35 @@ def _revoke(request, membership, key_code: str):
     return redirect("api_keys", code=membership.team.code)
 
 
-def _context(request, membership, form, created=None) -> dict:
+def _add_webhook(request, membership, key_form):
+    """A personal webhook for one of the member's keys; its secret is shown on this answer."""
+    usable = _usable_keys(membership)
+    hook_form = KeyWebhookForm(request.POST, keys=usable)
+    if hook_form.is_valid():
+        key = next(k for k in usable if str(k.code) == hook_form.cleaned_data["key"])
+        try:
+            endpoint, secret = key_webhooks.key_webhook_create(
+                key=key,
+                membership=membership,
+                url=hook_form.cleaned_data["url"],
+                events=hook_form.cleaned_data["events"],
+                request=request,
+            )
+        except (ApiKeyError, WebhookError) as exc:
+            hook_form.add_error("url", exc.message)
+        else:
+            context = _context(request, membership, key_form)
+            context.update(new_endpoint=endpoint, secret=secret)
+            return render(request, "api/keys.html", context)
+    context = _context(request, membership, key_form, hook_form=hook_form)
+    return render(request, "api/keys.html", context, status=400)
+
+
+def _usable_keys(membership) -> list[ApiKey]:
+    return list(ApiKey.objects.usable().filter(membership=membership).order_by("name"))
+
+
+def _context(request, membership, form, created=None, hook_form=None) -> dict:
     team = membership.team
     base = request.build_absolute_uri(reverse("handler_api_php"))
     own = ApiKey.objects.filter(membership=membership).order_by("revoked_at", "-created")
@@ -142,5 +175,13 @@ def _context(request, membership, form, created=None) -> dict:
         "created": created[0] if created else None,
         "raw_key": created[1] if created else "",
         "base_url": base,
+        "rest_base": request.build_absolute_uri(reverse("api-v1:openapi-view")).removesuffix(
+            "/docs"
+        ),
+        "rest_docs": reverse("api-v1:openapi-view"),
         "now": timezone.now(),
+        "hook_form": hook_form or KeyWebhookForm(keys=_usable_keys(membership)),
+        "key_endpoints": Endpoint.objects.filter(owner=membership.user, team=team)
+        .exclude(audience="")
+        .order_by("created"),
     }

@@ -8,6 +8,7 @@ name once its transaction commits. The product apps know nothing of webhooks.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 
 from django.db import transaction
@@ -29,6 +30,26 @@ EVENTS: dict[str, str] = {
     "order.refunded": "The provider refunded an order",
     "rental.message_received": "A rented number received messages",
 }
+
+
+# Who an event is about, beyond its team: apps above this one (api: an API key's
+# orders) register a function (team id, event, order or rental code) -> audiences,
+# and a personal endpoint hears an event only when its audience is among them.
+AudienceFinder = Callable[[int, str, str], set[str]]
+_audience_finders: list[AudienceFinder] = []
+
+
+def register_audience_finder(finder: AudienceFinder) -> None:
+    if finder not in _audience_finders:
+        _audience_finders.append(finder)
+
+
+def audiences_of(team_id: int, event: str, target_code: str) -> set[str]:
+    """Every audience the event about `target_code` reaches (besides the whole team)."""
+    found: set[str] = set()
+    for finder in _audience_finders:
+        found |= finder(team_id, event, target_code)
+    return found
 
 
 @receiver(post_save, sender=AuditEvent, dispatch_uid="webhooks.audit_event")

@@ -10,7 +10,14 @@ from providers import crypto
 
 
 class Endpoint(models.Model):
-    """A URL of the team's that receives signed events, and the events it wants."""
+    """A URL of the team's that receives signed events, and the events it wants.
+
+    A team endpoint (managers add it) receives every such event of the team. A
+    personal one has an `owner`, the member who added it for one of their API keys,
+    and an `audience` naming that key: it receives only the events about that key's
+    orders and its member's rentals (webhooks.events.audiences_of). Its owner and the
+    team's managers manage it.
+    """
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     team = models.ForeignKey(
@@ -20,6 +27,15 @@ class Endpoint(models.Model):
     description = models.CharField(max_length=100, blank=True)
     events = models.JSONField(default=list, blank=True)
     enabled = models.BooleanField(default=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="webhook_endpoints",
+    )
+    # "" for a team endpoint; else the events' audience it is limited to ("api-key:<code>").
+    audience = models.CharField(max_length=80, blank=True, db_index=True)
     # The signing secret, encrypted like provider keys; shown once when made.
     secret_encrypted = models.TextField(editable=False)
     created_by = models.ForeignKey(
@@ -43,6 +59,10 @@ class Endpoint(models.Model):
 
     def wants(self, event: str) -> bool:
         return self.enabled and event in (self.events or [])
+
+    @property
+    def is_personal(self) -> bool:
+        return bool(self.audience)
 
 
 class DeliveryState(models.TextChoices):

@@ -26,7 +26,7 @@ import audit
 from config import queue
 from providers import hosts
 from webhooks import payloads, signing
-from webhooks.events import EVENTS, TEST_EVENT
+from webhooks.events import EVENTS, TEST_EVENT, audiences_of
 from webhooks.models import Attempt, Delivery, DeliveryState, Endpoint
 
 log = logging.getLogger(__name__)
@@ -102,11 +102,15 @@ def endpoint_create(
     events: list[str],
     description: str = "",
     enabled: bool = True,
+    owner=None,
+    audience: str = "",
     request=None,
 ) -> tuple[Endpoint, str]:
     """Add an endpoint; return it and its signing secret (shown once, never again).
 
-    Raises WebhookError for a URL smsdesk will not send to or an unknown event.
+    A personal endpoint has an `owner` and an `audience` (models.Endpoint); a team
+    endpoint has neither. Raises WebhookError for a URL smsdesk will not send to or an
+    unknown event.
     """
     url, events = _clean(url, events)
     secret = signing.new_secret()
@@ -116,6 +120,8 @@ def endpoint_create(
         events=events,
         description=description.strip()[:100],
         enabled=enabled,
+        owner=owner,
+        audience=audience,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     endpoint.set_secret(secret)
@@ -155,6 +161,14 @@ def endpoint_rotate_secret(*, endpoint: Endpoint, actor, request=None) -> str:
     return secret
 
 
+def endpoints_disable(*, team, audience: str) -> int:
+    """Disable every endpoint of `team` limited to `audience` (its API key was revoked);
+    their pending retries give up at their next try. Return how many were enabled."""
+    return Endpoint.objects.filter(team=team, audience=audience, enabled=True).update(
+        enabled=False, updated=timezone.now()
+    )
+
+
 def endpoint_delete(*, endpoint: Endpoint, actor, request=None) -> None:
     """Remove an endpoint with its delivery log; pending retries stop."""
     with transaction.atomic():
@@ -168,7 +182,12 @@ def _audit(endpoint: Endpoint, actor, action: str, request) -> None:
         actor=actor,
         action=action,
         target=endpoint,
-        payload={"url": endpoint.url, "events": endpoint.events, "enabled": endpoint.enabled},
+        payload={
+            "url": endpoint.url,
+            "events": endpoint.events,
+            "enabled": endpoint.enabled,
+            **({"audience": endpoint.audience} if endpoint.audience else {}),
+        },
         request=request,
     )
 
@@ -224,9 +243,13 @@ def event_publish(
     *, team_id: int, event: str, target_code: str, event_id, payload: dict | None = None
 ) -> list[Delivery]:
     """Queue `event` about the order or rental `target_code` for every enabled endpoint of
-    the team that wants it; return the deliveries (none when no endpoint does)."""
+    the team that wants it (a personal one only when the event reaches its audience);
+    return the deliveries (none when no endpoint does)."""
     enabled = Endpoint.objects.filter(team_id=team_id, enabled=True).select_related("team")
     endpoints = [e for e in enabled if e.wants(event)]
+    if any(e.is_personal for e in endpoints):
+        reached = audiences_of(team_id, event, target_code)
+        endpoints = [e for e in endpoints if not e.is_personal or e.audience in reached]
     if not endpoints:
         return []
     data = _event_data(team_id, event, target_code, payload or {})

@@ -8,7 +8,7 @@ from django.db.models import Count, Prefetch, Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.access import get_object_for_user, get_team_for_user
+from accounts.access import RoleRequired, get_object_for_user, get_team_for_user
 from accounts.roles import Permission
 from webhooks import services
 from webhooks.forms import EndpointForm
@@ -20,7 +20,11 @@ LOG_SIZE = 50
 def _endpoints(team):
     failing = Count("deliveries", filter=Q(deliveries__state="failed"))
     pending = Count("deliveries", filter=Q(deliveries__state="pending"))
-    return Endpoint.objects.filter(team=team).annotate(failed=failing, pending=pending)
+    return (
+        Endpoint.objects.filter(team=team)
+        .select_related("owner")
+        .annotate(failed=failing, pending=pending)
+    )
 
 
 @login_required
@@ -45,7 +49,24 @@ def webhooks(request, code):
 
 
 def _get(request, endpoint_code) -> tuple[Endpoint, object]:
-    return get_object_for_user(request, Endpoint.objects, endpoint_code, Permission.MANAGE_TEAM)
+    endpoint, membership = get_object_for_user(request, Endpoint.objects, endpoint_code)
+    _check_may_manage(membership, endpoint)
+    return endpoint, membership
+
+
+def _check_may_manage(membership, endpoint: Endpoint) -> None:
+    """The team's managers manage every endpoint; a member, their personal ones."""
+    if endpoint.owner_id is not None and endpoint.owner_id == membership.user_id:
+        return
+    if not membership.can(Permission.MANAGE_TEAM):
+        raise RoleRequired(membership, Permission.MANAGE_TEAM)
+
+
+def _home(endpoint: Endpoint, membership):
+    """Where the endpoint is listed: its owner's API page, or the team's webhooks."""
+    if endpoint.is_personal and endpoint.owner_id == membership.user_id:
+        return redirect("api_keys", code=membership.team.code)
+    return redirect("webhooks", code=membership.team.code)
 
 
 @login_required
@@ -101,9 +122,10 @@ def webhook_test(request, endpoint_code):
 @login_required
 @require_POST
 def webhook_redeliver(request, delivery_code):
-    delivery, _ = get_object_for_user(
-        request, Delivery.objects.select_related("endpoint"), delivery_code, Permission.MANAGE_TEAM
+    delivery, membership = get_object_for_user(
+        request, Delivery.objects.select_related("endpoint"), delivery_code
     )
+    _check_may_manage(membership, delivery.endpoint)
     try:
         delivery = services.delivery_redeliver(
             delivery=delivery, actor=request.user, request=request
@@ -134,4 +156,4 @@ def webhook_delete(request, endpoint_code):
     endpoint, membership = _get(request, endpoint_code)
     services.endpoint_delete(endpoint=endpoint, actor=request.user, request=request)
     messages.success(request, "Webhook removed; its pending retries stop.")
-    return redirect("webhooks", code=membership.team.code)
+    return _home(endpoint, membership)

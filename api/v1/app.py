@@ -28,7 +28,8 @@ class KeyAuth(HttpBearer):
     """A personal API key as a bearer token; over its rate limit, 429 with Retry-After."""
 
     def authenticate(self, request, token):
-        key = keys.authenticate(token, ip=client_ip(request))
+        call = f"{request.method} {request.path}"
+        key = keys.authenticate(token, ip=client_ip(request), call=call)
         if key is None:
             return None
         wait = keys.retry_after(key)

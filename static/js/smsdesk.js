@@ -2,12 +2,14 @@
 (function () {
   "use strict";
 
-  // Copy buttons: <button class="copy" data-copy="text">.
+  // Copy buttons: <button class="copy" data-copy="text">, or data-copy-from="id" for
+  // the text of the element with that id (a block of example code).
   document.addEventListener("click", function (event) {
-    var button = event.target.closest("[data-copy]");
+    var button = event.target.closest("[data-copy], [data-copy-from]");
     if (!button) return;
     event.preventDefault();
-    var text = button.getAttribute("data-copy");
+    var source = button.hasAttribute("data-copy-from") && document.getElementById(button.getAttribute("data-copy-from"));
+    var text = source ? source.textContent : button.getAttribute("data-copy");
     var done = function () {
       var label = button.textContent;
       button.classList.add("copied");

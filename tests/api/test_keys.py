@@ -115,6 +115,21 @@ class KeyTests(BaseTestCase):
         keys.authenticate(raw, ip="203.0.113.7", now=later)
         assert ApiKey.objects.get(pk=key.pk).last_used_at == later
 
+    def test_its_use_is_audited_once_a_minute_with_the_call_and_address(self):
+        key, raw = self.create()
+        keys.authenticate(raw, ip="203.0.113.5", call="getBalance")
+        keys.authenticate(raw, ip="203.0.113.6", call="getStatus")  # the same minute
+        later = timezone.now() + timedelta(minutes=2)
+        keys.authenticate(raw, ip="203.0.113.7", now=later, call="GET /api/v1/orders")
+        used = AuditEvent.objects.filter(action="api_key.used", target_code=key.code)
+        assert [(e.payload["call"], e.payload["ip"]) for e in used.order_by("id")] == [
+            ("getBalance", "203.0.113.5"),
+            ("GET /api/v1/orders", "203.0.113.7"),
+        ]
+        event = used.first()
+        assert event.actor == self.bob and event.team == self.team
+        assert raw not in str(event.payload) and keys.split(raw)[1] not in str(event.payload)
+
     def test_creating_a_key_is_audited_without_the_key(self):
         key, raw = self.create()
         event = AuditEvent.objects.get(action="api_key.created", target_code=key.code)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import shlex
+import uuid
+from html import unescape
+from itertools import pairwise
+
 from django.urls import reverse
 
 from api import keys
 from api.models import ApiKey, Scope
 from api.services import api_key_create
+from orders.models import Order
 from tests.base import BaseTestCase
+from tests.orders.base import SandboxTestCase
 
 
 class ApiPageTests(BaseTestCase):
@@ -90,3 +97,45 @@ class ApiPageTests(BaseTestCase):
         self.login(self.alice)
         self.assertEqual(self.client.post(self.url(), {"revoke": str(key.code)}).status_code, 404)
         self.assertIsNone(ApiKey.objects.get(pk=key.pk).revoked_at)
+
+
+class RestExampleTests(SandboxTestCase):
+    """The page's REST example, run as written (each curl line through the test client):
+    a pipeline that copies it gets answers, not errors."""
+
+    def test_every_line_of_the_rest_example_works(self):
+        self.account("smspool")
+        self.login(self.bob)
+        page = self.client.post(
+            reverse("api_keys", args=[self.team.code]), {"name": "ci", "scope": "order"}
+        )
+        raw = page.context["raw_key"]
+        html = page.content.decode()
+        block = html.split('id="example-rest">', 1)[1].split("</pre>", 1)[0]
+        lines = unescape(block).replace("\\\n", " ").splitlines()
+        self.assertEqual(len(lines), 4)
+        self.client.logout()  # the key alone authenticates
+        order_id = None
+        for line in lines:
+            args = shlex.split(line.replace("ORDER_ID", str(order_id)))
+            url, headers, body, method = args[-1], {}, None, "GET"
+            for flag, value in pairwise(args):
+                if flag == "-H":
+                    name, _, content = value.partition(": ")
+                    headers[name] = content
+                elif flag == "-d":
+                    body = value
+                elif flag == "-X":
+                    method = value
+            self.assertIn(f"Bearer {raw}", headers["Authorization"])
+            response = self.client.generic(
+                method,
+                url.removeprefix("http://testserver"),
+                data=body or "",
+                content_type=headers.get("Content-Type", ""),
+                headers={k: v for k, v in headers.items() if k != "Content-Type"},
+            )
+            self.assertIn(response.status_code, (200, 201), (line, response.content))
+            if method == "POST":
+                order_id = response.json()["id"]
+        self.assertEqual(Order.objects.get().code, uuid.UUID(order_id))

@@ -433,7 +433,15 @@ class OpenApiTests(RestTestCase):
             self.assertIn(path, paths)
         create = spec["paths"]["/api/v1/orders"]["post"]
         self.assertIn("Idempotency-Key", [p["name"] for p in create["parameters"]])
-        self.assertIn("BearerAuth", str(spec["components"]["securitySchemes"]) + "BearerAuth")
+        # Every operation takes the personal key as a bearer token.
+        self.assertEqual(
+            spec["components"]["securitySchemes"],
+            {"KeyAuth": {"type": "http", "scheme": "bearer"}},
+        )
+        for path, operations in spec["paths"].items():
+            for method, operation in operations.items():
+                with self.subTest(operation=f"{method.upper()} {path}"):
+                    self.assertEqual(operation["security"], [{"KeyAuth": []}])
         self.assertEqual(
             spec["components"]["schemas"]["ErrorOut"]["properties"]["error"]["$ref"],
             "#/components/schemas/ErrorBody",

@@ -1,0 +1,65 @@
+"""Personal webhooks: a member's endpoint for one of their API keys.
+
+A pipeline that orders with a key wants the events of its own orders, not the
+whole team's, and its member may not manage the team's webhooks. A personal
+endpoint is a webhooks.Endpoint with an owner (the member) and the key's audience:
+it hears the events of the orders placed with that key and of the rentals its
+member rented, while the key is usable. Signing, retries, the delivery log and
+the test button are the team endpoints' own (webhooks app).
+"""
+
+from __future__ import annotations
+
+from api.models import ApiKey, ApiOrder
+from api.services import ApiKeyError
+from rentals.models import Rental
+from webhooks import services as webhook_services
+from webhooks.events import register_audience_finder
+from webhooks.models import Endpoint
+
+
+def key_audiences(team_id: int, event: str, target_code: str) -> set[str]:
+    """The audiences of the usable keys an event is about: the key an order was placed
+    with; every key of the member who rented a rental."""
+    keys = ApiKey.objects.usable().filter(team_id=team_id)
+    if event.startswith("order."):
+        placed_with = ApiOrder.objects.filter(team_id=team_id, order__code=target_code)
+        keys = keys.filter(pk__in=placed_with.values("key_id"))
+    elif event.startswith("rental."):
+        renters = Rental.objects.filter(team_id=team_id, code=target_code)
+        keys = keys.filter(user_id__in=renters.values("rented_by_id"))
+    else:
+        return set()
+    return {key.webhook_audience for key in keys.only("code")}
+
+
+def register() -> None:
+    register_audience_finder(key_audiences)
+
+
+def endpoints_of(key: ApiKey):
+    return Endpoint.objects.filter(team_id=key.team_id, audience=key.webhook_audience)
+
+
+def key_webhook_create(
+    *, key: ApiKey, membership, url: str, events: list[str], request=None
+) -> tuple[Endpoint, str]:
+    """Add a personal endpoint for `key`; return it and its signing secret (shown once).
+
+    Only the key's own member adds one, to a usable key. Raises ApiKeyError for that,
+    webhooks.services.WebhookError for the URL or the events.
+    """
+    if key.membership_id != membership.pk:
+        raise ApiKeyError("You can add webhooks only to your own keys.", category="forbidden")
+    if not ApiKey.objects.usable().filter(pk=key.pk).exists():
+        raise ApiKeyError("This key is revoked or expired.", category="revoked")
+    return webhook_services.endpoint_create(
+        team=key.team,
+        actor=membership.user,
+        url=url,
+        events=events,
+        description=f"Key “{key.name}”",
+        owner=membership.user,
+        audience=key.webhook_audience,
+        request=request,
+    )

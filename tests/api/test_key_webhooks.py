@@ -1,0 +1,198 @@
+"""Personal webhooks: a member adds one for their API key on the API page; it hears the
+events of that key's orders and of the member's rentals, signed, through the real stack
+(the gateway, the sandbox over HTTP, a sync cycle, a local receiver)."""
+
+from __future__ import annotations
+
+import json
+
+from django.urls import reverse
+
+from api import key_webhooks
+from api.models import ApiKey, Scope
+from api.services import ApiKeyError, api_key_create, api_key_revoke
+from orders.models import Order
+from rentals.models import Rental
+from tests.rentals.test_rentals import RentalTestCase
+from tests.webhooks.helpers import documented_verify
+from tests.webhooks.receiver import Receiver
+from webhooks import services as webhook_services
+from webhooks.models import Delivery, Endpoint
+
+GATEWAY = "/api/handler_api.php"
+
+
+class KeyWebhookTestCase(RentalTestCase):
+    def setUp(self):
+        super().setUp()
+        self.sa = self.account("smsactivate")
+        self.key, self.raw = api_key_create(
+            membership=self.member, name="pipeline", scope=Scope.ORDER, actor=self.bob
+        )
+
+    def page(self):
+        return reverse("api_keys", args=[self.team.code])
+
+    def add_webhook(self, receiver, key=None, events=("order.code_received",), user=None):
+        self.login(user or self.bob)
+        return self.client.post(
+            self.page(),
+            {
+                "webhook-key": str((key or self.key).code),
+                "webhook-url": receiver.url if receiver else "ftp://nowhere",
+                "webhook-events": list(events),
+            },
+        )
+
+    def order_through(self, raw) -> Order:
+        """getNumber with `raw`, then a code arrives and a cycle stores it."""
+        with self.captureOnCommitCallbacks(execute=True):
+            answer = self.client.get(
+                GATEWAY, {"api_key": raw, "action": "getNumber", "service": "wa", "country": "187"}
+            ).content.decode()
+        self.assertTrue(answer.startswith("ACCESS_NUMBER:"), answer)
+        order = Order.objects.get(api_link__activation_id=int(answer.split(":")[1]))
+        self.deliver(order, text="Your WhatsApp code is 482-913")
+        with self.captureOnCommitCallbacks(execute=True):
+            self.cycle(self.sa)
+        return order
+
+
+class PersonalWebhookFlowTests(KeyWebhookTestCase):
+    def test_the_keys_orders_reach_its_webhook_signed_and_other_orders_do_not(self):
+        _other, other_raw = api_key_create(
+            membership=self.member, name="laptop", scope=Scope.ORDER, actor=self.bob
+        )
+        with Receiver() as mine, Receiver() as team_wide:
+            response = self.add_webhook(mine)
+            self.assertEqual(response.status_code, 200)
+            endpoint = Endpoint.objects.get(audience=self.key.webhook_audience)
+            secret = response.context["secret"]
+            self.assertContains(response, secret)  # shown on this answer, once
+            self.assertNotContains(self.client.get(self.page()), secret)
+            webhook_services.endpoint_create(
+                team=self.team, actor=self.alice, url=team_wide.url, events=["order.code_received"]
+            )
+            ours = self.order_through(self.raw)
+            theirs = self.order_through(other_raw)
+        (request,) = mine.requests
+        self.assertTrue(
+            documented_verify()(secret, request.headers["Smsdesk-Signature"], request.body)
+        )
+        event = json.loads(request.body)
+        self.assertEqual(event["type"], "order.code_received")
+        self.assertEqual(event["data"]["order"]["id"], str(ours.code))
+        self.assertEqual(event["data"]["order"]["code"], "482913")
+        # The team's endpoint hears both; the personal one only its key's order.
+        heard = {json.loads(r.body)["data"]["order"]["id"] for r in team_wide.requests}
+        self.assertEqual(heard, {str(ours.code), str(theirs.code)})
+        self.assertEqual(Delivery.objects.filter(endpoint=endpoint).count(), 1)
+        self.assertEqual(endpoint.owner, self.bob)
+        self.assertIn("pipeline", endpoint.description)
+
+    def test_a_revoked_key_s_webhook_is_disabled_and_hears_nothing_more(self):
+        with Receiver() as mine, Receiver() as team_wide:
+            self.add_webhook(mine, events=["order.code_received", "order.completed"])
+            webhook_services.endpoint_create(
+                team=self.team, actor=self.alice, url=team_wide.url, events=["order.completed"]
+            )
+            order = self.order_through(self.raw)
+            self.assertEqual(len(mine.requests), 1)
+            api_key_revoke(key=self.key, membership=self.member)
+            endpoint = Endpoint.objects.get(audience=self.key.webhook_audience)
+            self.assertFalse(endpoint.enabled)
+            # Re-enabled by hand, it still hears nothing: the key is no longer usable.
+            endpoint.enabled = True
+            endpoint.save()
+            self.login(self.bob)
+            with self.captureOnCommitCallbacks(execute=True):
+                self.client.post(reverse("order_complete", args=[order.code]))
+        self.assertEqual(len(team_wide.requests), 1)  # the event was published
+        self.assertEqual(len(mine.requests), 1)
+        self.assertEqual(
+            key_webhooks.key_audiences(self.team.pk, "order.completed", str(order.code)), set()
+        )
+
+    def test_a_rental_message_reaches_the_webhooks_of_the_renters_keys(self):
+        numpool = self.account("numpool")
+        with Receiver() as mine:
+            self.add_webhook(mine, events=["rental.message_received"])
+            self.rent(self.offer(numpool))
+            rental = Rental.objects.get()
+            self.message(rental, "Your Discord code is 123456")
+            with self.captureOnCommitCallbacks(execute=True):
+                self.refresh(rental)
+        (request,) = mine.requests
+        data = json.loads(request.body)["data"]["rental"]
+        self.assertEqual(data["id"], str(rental.code))
+        self.assertEqual(
+            key_webhooks.key_audiences(self.team.pk, "rental.message_received", str(rental.code)),
+            {self.key.webhook_audience},
+        )
+
+
+class PersonalWebhookAccessTests(KeyWebhookTestCase):
+    def test_the_owner_and_managers_manage_it_other_members_do_not(self):
+        with Receiver() as mine:
+            self.add_webhook(mine)
+        endpoint = Endpoint.objects.get()
+        detail = reverse("webhook_detail", args=[endpoint.code])
+        self.login(self.bob)  # a member, not a manager: their own endpoint
+        page = self.client.get(detail)
+        self.assertContains(page, "Personal endpoint of bob")
+        self.assertContains(page, self.page())  # back to their API page
+        self.assertEqual(
+            self.client.get(reverse("webhooks", args=[self.team.code])).status_code, 403
+        )
+        self.login(self.mia)  # a manager sees it on the team's list
+        self.assertContains(
+            self.client.get(reverse("webhooks", args=[self.team.code])), "personal · bob"
+        )
+        self.assertEqual(self.client.get(detail).status_code, 200)
+        self.login(self.vic)  # another member of the team
+        self.assertEqual(self.client.get(detail).status_code, 403)
+        self.assertEqual(
+            self.client.post(reverse("webhook_test", args=[endpoint.code])).status_code, 403
+        )
+        self.login(self.charlie)  # another team
+        self.assertEqual(self.client.get(detail).status_code, 404)
+        self.login(self.bob)
+        response = self.client.post(reverse("webhook_delete", args=[endpoint.code]))
+        self.assertRedirects(response, self.page(), fetch_redirect_response=False)
+        self.assertFalse(Endpoint.objects.exists())
+
+    def test_the_owner_sends_a_test_event_and_reads_the_log(self):
+        with Receiver() as mine:
+            self.add_webhook(mine)
+            endpoint = Endpoint.objects.get()
+            self.client.post(reverse("webhook_test", args=[endpoint.code]))
+        self.assertEqual(mine.requests[0].headers["Smsdesk-Event"], "webhook.test")
+        self.assertContains(
+            self.client.get(reverse("webhook_detail", args=[endpoint.code])), "webhook.test"
+        )
+
+    def test_only_the_member_s_own_usable_keys_take_a_webhook(self):
+        mias_key, _ = api_key_create(
+            membership=self.manager, name="mia's", scope=Scope.ORDER, actor=self.mia
+        )
+        with Receiver() as receiver:
+            response = self.add_webhook(receiver, key=mias_key)
+            self.assertEqual(response.status_code, 400)
+            self.assertContains(response, "Select a valid choice", status_code=400)
+            api_key_revoke(key=self.key, membership=self.member)
+            self.assertEqual(self.add_webhook(receiver).status_code, 400)
+            with self.assertRaisesMessage(ApiKeyError, "your own keys"):
+                key_webhooks.key_webhook_create(
+                    key=mias_key,
+                    membership=self.member,
+                    url=receiver.url,
+                    events=["order.completed"],
+                )
+        self.assertFalse(Endpoint.objects.exists())
+
+    def test_a_bad_address_is_explained_in_plain_words(self):
+        response = self.add_webhook(None)
+        self.assertEqual(response.status_code, 400)
+        self.assertContains(response, "Enter a full address", status_code=400)
+        self.assertFalse(Endpoint.objects.exists())
+        self.assertTrue(ApiKey.objects.filter(pk=self.key.pk, revoked_at__isnull=True).exists())
