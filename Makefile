@@ -68,7 +68,8 @@ bench: install .env
 	$(PY) -m bench $(BENCH_ARGS)
 
 # The scale benchmark is `make bench BENCH_ARGS=--scale`, the reports one
-# `make bench BENCH_ARGS=--reports`; the load run needs wrk (apt-get install wrk).
+# `make bench BENCH_ARGS=--reports`, the SMS-Activate gateway's
+# `make bench BENCH_ARGS=--gateway`; the load run needs wrk (apt-get install wrk).
 LOAD_ARGS ?=
 
 .PHONY: load

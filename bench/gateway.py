@@ -264,15 +264,19 @@ class WebServer:
 
 
 def gunicorn_environment(options: Options, port: int) -> dict[str, str]:
-    """The environment gunicorn runs in: config/gunicorn.conf.py reads its settings there."""
-    return {
+    """The environment gunicorn runs in: config/gunicorn.conf.py reads its settings there.
+    Without `web_workers`, WEB_CONCURRENCY is left out, so the config's default applies
+    (gunicorn itself refuses an empty value)."""
+    env = {
         **os.environ,
         "GUNICORN_BIND": f"127.0.0.1:{port}",
-        # An empty value leaves gunicorn.conf.py to its default.
-        "WEB_CONCURRENCY": str(options.web_workers or ""),
         "GUNICORN_THREADS": str(options.web_threads),
         "LOG_FORMAT": "json",  # the access log's lines carry each request's duration
     }
+    env.pop("WEB_CONCURRENCY", None)
+    if options.web_workers:
+        env["WEB_CONCURRENCY"] = str(options.web_workers)
+    return env
 
 
 def _proc_fields(pid: int) -> list[str]:

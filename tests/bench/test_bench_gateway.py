@@ -31,8 +31,23 @@ def test_by_default_gunicorn_runs_as_deployed(monkeypatch):
     longer (docs/BENCHMARKS.md)."""
     import os
     import runpy
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    for name, value in gateway.gunicorn_environment(gateway.Options(), port=8123).items():
+    env = gateway.gunicorn_environment(gateway.Options(), port=8123)
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    checked = subprocess.run(
+        [gunicorn, "--check-config", "-c", "config/gunicorn.conf.py"],
+        cwd=gateway.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stderr[-500:]  # gunicorn itself takes it
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    for name, value in env.items():
         monkeypatch.setenv(name, value)
     config = runpy.run_path(str(gateway.BASE_DIR / "config" / "gunicorn.conf.py"))
     assert config["workers"] == min(2 * (os.cpu_count() or 1) + 1, 8)
