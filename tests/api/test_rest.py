@@ -170,6 +170,17 @@ class BudgetTests(RestTestCase):
         self.assertIn("you have 0.01 USD left this month", error["message"])
         self.assertFalse(Order.objects.exists())
 
+    def test_a_members_daily_limit_refuses_with_what_is_left_today(self):
+        placed = self.order().json()
+        self.member.daily_spend_limit = Decimal(placed["cost"]) + Decimal("0.02")
+        self.member.save()
+        error = self.assertError(self.order(), 402, "daily_limit")
+        self.assertEqual(Decimal(error["remaining"]), Decimal("0.02"))
+        self.assertEqual(error["currency"], "USD")
+        self.assertIn("0.02 USD left today", error["message"])
+        self.assertEqual(Order.objects.count(), 1)
+        self.assertEqual(Decimal(self.get("/balance").json()["left"]), Decimal("0.02"))
+
     def test_the_teams_budget_refuses_with_what_the_team_has_left(self):
         placed = self.order().json()
         self.team.monthly_budget = Decimal(placed["cost"]) + Decimal("0.01")
