@@ -13,6 +13,7 @@ from ninja.security import HttpBearer
 from accounts.access import client_ip
 from api import keys
 from api.v1.errors import ApiError, envelope
+from api.v1.hooks import router as hooks_router
 from api.v1.routes import router
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ api = NinjaAPI(
     docs=Swagger(settings={"persistAuthorization": False, "tryItOutEnabled": False}),
 )
 api.add_router("", router)
+api.add_router("", hooks_router)
 
 
 @api.exception_handler(ApiError)

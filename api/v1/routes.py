@@ -9,13 +9,12 @@ from decimal import Decimal
 from django.db.models import QuerySet
 from django.utils import timezone
 from ninja import Body, Header, Query, Router, Schema, Status
-from ninja.responses import codes_4xx
 
-import audit
 from accounts.roles import Permission
-from api import keys, placement
+from api import placement
 from api.models import ApiKey, Scope
 from api.v1 import schemas
+from api.v1.access import ERRORS, attributed, key_for
 from api.v1.errors import SPEND_CATEGORIES, ApiError, from_action
 from api.v1.pagination import DEFAULT_LIMIT, MAX_LIMIT, page
 from orders import quotes, services
@@ -29,28 +28,10 @@ from reports import ledger
 from webhooks.payloads import order_data, rental_data
 
 router = Router()
-ERRORS = {codes_4xx: schemas.ErrorOut, 503: schemas.ErrorOut}
 ORDER_MISMATCH = "This Idempotency-Key was used for another order (another service or country)."
 
 
 # --- the key, its scope and what it sees ------------------------------------------------------
-
-
-def _key(request, scope: Scope) -> ApiKey:
-    key: ApiKey = request.auth
-    if not keys.may(key, scope):
-        what = "order, cancel or extend" if scope == Scope.ORDER else "read"
-        raise ApiError(
-            403,
-            "forbidden",
-            f"This key cannot {what}: its scope is {key.get_scope_display().lower()} "
-            f"and the member is a {key.membership.get_role_display().lower()}.",
-        )
-    return key
-
-
-def _attributed(key: ApiKey):
-    return audit.attributed(api_key=key.name, prefix=key.prefix, via="rest")
 
 
 def _sees_everyone(key: ApiKey) -> bool:
@@ -137,7 +118,7 @@ class OffersQuery(Schema):
 @router.get("/offers", response={200: schemas.OffersOut, **ERRORS}, tags=["offers"])
 def list_offers(request, query: Query[OffersQuery]):
     """The team's offers for a service in a country: in stock first, then cheapest (USD)."""
-    key = _key(request, Scope.READ)
+    key = key_for(request, Scope.READ)
     service, country = _resolve(key, query.service, query.country)
     offers = quotes.offers_for(key.team, service, country)
     return {"service": query.service, "country": query.country, "data": [_offer(o) for o in offers]}
@@ -146,7 +127,7 @@ def list_offers(request, query: Query[OffersQuery]):
 @router.get("/balance", response={200: schemas.BalanceOut, **ERRORS}, tags=["balance"])
 def balance(request):
     """What the key's member may still spend: today, this month, and in the team's budget."""
-    key = _key(request, Scope.READ)
+    key = key_for(request, Scope.READ)
     left = ledger.allowance(key.membership)
     return {
         "currency": left.currency,
@@ -248,7 +229,7 @@ def create_order(
     """Buy a number: the offer asked for, or the cheapest in stock (failover on out of stock),
     under the member's limits and the team's budget. 201 with the order; 200 with the same
     order when the Idempotency-Key was used before."""
-    key = _key(request, Scope.ORDER)
+    key = key_for(request, Scope.ORDER)
     service, country = _resolve(key, body.service, body.country)
     internal_key = f"rest:{key.membership_id}:{idempotency_key or uuid.uuid4().hex}"
     existing = _existing(key, internal_key, body, service, country)
@@ -256,7 +237,7 @@ def create_order(
         return Status(200, _fresh(key, existing))
     choices = _choices(key, body, service, country)
     try:
-        with _attributed(key):
+        with attributed(key):
             order = services.order_place(
                 membership=key.membership,
                 choices=choices,
@@ -300,7 +281,7 @@ class OrderFilters(Schema):
 def list_orders(request, filters: Query[OrderFilters]):
     """The orders the key may see, newest first: its member's own, or (a key of an owner or
     manager) the whole team's."""
-    key = _key(request, Scope.READ)
+    key = key_for(request, Scope.READ)
     rows = _orders(key)
     if filters.state:
         rows = rows.filter(state=filters.state)
@@ -334,7 +315,7 @@ def _moment(value: datetime, name: str) -> datetime:
 @router.get("/orders/{order_id}", response={200: schemas.OrderOut, **ERRORS}, tags=["orders"])
 def get_order(request, order_id: uuid.UUID):
     """One order with its messages (codes)."""
-    key = _key(request, Scope.READ)
+    key = key_for(request, Scope.READ)
     return order_data(_order(key, order_id))
 
 
@@ -347,11 +328,11 @@ def cancel_order(request, order_id: uuid.UUID, body: schemas.CancelIn = Body(Non
     """Cancel and get the refund. While the provider's lock is on: 409 `cancel_locked` with
     `retry_after`, or with `when_allowed` 202 and smsdesk cancels it as soon as allowed
     (a code arriving first keeps the number: `order.cancel_requested` turns false)."""
-    key = _key(request, Scope.ORDER)
+    key = key_for(request, Scope.ORDER)
     order = _order(key, order_id)
     when_allowed = bool(body and body.when_allowed)
     try:
-        with _attributed(key):
+        with attributed(key):
             order = services.order_cancel(
                 order=order, actor=key.user, when_allowed=when_allowed, request=request
             )
@@ -371,10 +352,10 @@ def cancel_order(request, order_id: uuid.UUID, body: schemas.CancelIn = Body(Non
 
 
 def _act(request, order_id: uuid.UUID, action) -> dict:
-    key = _key(request, Scope.ORDER)
+    key = key_for(request, Scope.ORDER)
     order = _order(key, order_id)
     try:
-        with _attributed(key):
+        with attributed(key):
             order = action(order=order, actor=key.user, request=request)
     except OrderActionError as exc:
         raise from_action(exc) from exc
@@ -410,7 +391,7 @@ class RentalFilters(Schema):
 def list_rentals(request, filters: Query[RentalFilters]):
     """The rentals the key may see (its member's own, or the team's for owners and
     managers), newest first."""
-    key = _key(request, Scope.READ)
+    key = key_for(request, Scope.READ)
     rows = _rentals(key)
     if filters.state:
         rows = rows.filter(state=filters.state)
@@ -426,7 +407,7 @@ RENTAL_MESSAGES = 100
 )
 def get_rental(request, rental_id: uuid.UUID):
     """One rental with its latest 100 messages, oldest first."""
-    key = _key(request, Scope.READ)
+    key = key_for(request, Scope.READ)
     rental = _rental(key, rental_id)
     latest = list(rental.messages.order_by("-received_at", "-id")[:RENTAL_MESSAGES])[::-1]
     return {**rental_data(rental, messages=latest), "extend_options": _extend_options(rental)}
@@ -450,10 +431,10 @@ def _extend_options(rental: Rental) -> list[dict]:
 )
 def extend_rental(request, rental_id: uuid.UUID, body: schemas.ExtendIn):
     """Extend by `duration` units at the offer's price (charged, under the spend limits)."""
-    key = _key(request, Scope.ORDER)
+    key = key_for(request, Scope.ORDER)
     rental = _rental(key, rental_id)
     try:
-        with _attributed(key):
+        with attributed(key):
             rental = rental_services.rental_extend(
                 rental=rental, duration=body.duration, actor=key.user, request=request
             )

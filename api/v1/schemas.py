@@ -176,3 +176,37 @@ class BalanceOut(Schema):
     team_budget: str | None
     spent_today: str
     spent_month: str
+
+
+class WebhookIn(Schema):
+    url: str = Field(
+        max_length=500, pattern=TEXT, description="https to a public host; events are POSTed there."
+    )
+    events: list[str] | None = Field(
+        None,
+        max_length=20,
+        description="The events to send (docs/API.md, Events); default: every order and rental "
+        "event.",
+    )
+
+
+class WebhookOut(Schema):
+    id: str
+    url: str
+    events: list[str]
+    enabled: bool
+    created: datetime
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(description="The signing secret: returned this once, never again.")
+
+
+class WebhookPage(Schema):
+    data: list[WebhookOut]
+
+
+class WebhookTestOut(Schema):
+    delivered: bool = Field(description="True when the endpoint answered 2xx.")
+    status_code: int | None = Field(description="The endpoint's answer; None: no answer.")
+    error: str = Field(description="Why nothing was delivered, in plain words.")

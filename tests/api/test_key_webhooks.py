@@ -11,12 +11,15 @@ from django.urls import reverse
 from api import key_webhooks
 from api.models import ApiKey, Scope
 from api.services import ApiKeyError, api_key_create, api_key_revoke
+from audit.models import AuditEvent
 from orders.models import Order
 from rentals.models import Rental
+from tests.api.test_rest import BASE, RestTestCase
 from tests.rentals.test_rentals import RentalTestCase
 from tests.webhooks.helpers import documented_verify
 from tests.webhooks.receiver import Receiver
 from webhooks import services as webhook_services
+from webhooks.events import EVENTS
 from webhooks.models import Delivery, Endpoint
 
 GATEWAY = "/api/handler_api.php"
@@ -196,3 +199,67 @@ class PersonalWebhookAccessTests(KeyWebhookTestCase):
         self.assertContains(response, "Enter a full address", status_code=400)
         self.assertFalse(Endpoint.objects.exists())
         self.assertTrue(ApiKey.objects.filter(pk=self.key.pk, revoked_at__isnull=True).exists())
+
+
+class RestWebhookTests(RestTestCase):
+    """/api/v1/webhooks: a pipeline registers its receiver with its key and hears its
+    orders' events; it sees and removes only its own key's webhooks."""
+
+    def test_a_pipeline_registers_its_webhook_and_hears_its_order_s_code(self):
+        with Receiver() as receiver:
+            created = self.post(
+                "/webhooks", {"url": receiver.url, "events": ["order.code_received"]}
+            )
+            self.assertEqual(created.status_code, 201, created.content)
+            hook = created.json()
+            self.assertEqual(hook["events"], ["order.code_received"])
+            listed = self.get("/webhooks").json()["data"]
+            self.assertEqual([h["id"] for h in listed], [hook["id"]])
+            self.assertNotIn("secret", listed[0])  # returned once, at creation
+            with self.captureOnCommitCallbacks(execute=True):
+                order = Order.objects.get(code=self.order().json()["id"])
+            self.deliver(order, text="Your WhatsApp code is 482-913")
+            with self.captureOnCommitCallbacks(execute=True):
+                self.cycle(self.smspool)
+            tested = self.post(f"/webhooks/{hook['id']}/test").json()
+        self.assertEqual(tested, {"delivered": True, "status_code": 200, "error": ""})
+        code_event, test_event = receiver.requests
+        self.assertTrue(
+            documented_verify()(
+                hook["secret"], code_event.headers["Smsdesk-Signature"], code_event.body
+            )
+        )
+        self.assertEqual(json.loads(code_event.body)["data"]["order"]["code"], "482913")
+        self.assertEqual(test_event.headers["Smsdesk-Event"], "webhook.test")
+        endpoint = Endpoint.objects.get(code=hook["id"])
+        self.assertEqual((endpoint.owner, endpoint.audience), (self.bob, self.key.webhook_audience))
+        created_event = AuditEvent.objects.get(action="webhook.created")
+        self.assertEqual(created_event.payload["via"]["via"], "rest")
+        self.assertNotIn(hook["secret"], json.dumps(created_event.payload))
+
+    def test_by_default_every_order_and_rental_event_and_a_bad_url_is_422(self):
+        with Receiver() as receiver:
+            hook = self.post("/webhooks", {"url": receiver.url}).json()
+        self.assertEqual(hook["events"], list(EVENTS))
+        self.assertError(
+            self.post("/webhooks", {"url": "http://10.0.0.7/hook"}), 422, "invalid_webhook"
+        )
+        with Receiver() as receiver:
+            response = self.post("/webhooks", {"url": receiver.url, "events": ["order.nope"]})
+        self.assertError(response, 422, "invalid_webhook")
+        self.assertEqual(Endpoint.objects.count(), 1)
+
+    def test_another_key_s_webhooks_are_not_found_and_delete_removes_one(self):
+        with Receiver() as receiver:
+            hook = self.post("/webhooks", {"url": receiver.url}).json()
+        other = self.key_for(self.member, name="laptop")
+        manager = self.key_for(self.manager, name="boss")
+        for raw in (other, manager):
+            self.assertEqual(self.get("/webhooks", raw=raw).json()["data"], [])
+            response = self.api.delete(BASE + f"/webhooks/{hook['id']}", headers=self.headers(raw))
+            self.assertError(response, 404, "not_found")
+            self.assertError(self.post(f"/webhooks/{hook['id']}/test", raw=raw), 404, "not_found")
+        response = self.api.delete(BASE + f"/webhooks/{hook['id']}", headers=self.headers())
+        self.assertEqual(response.status_code, 204)
+        self.assertFalse(Endpoint.objects.exists())
+        self.assertTrue(AuditEvent.objects.filter(action="webhook.deleted").exists())

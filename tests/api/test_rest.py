@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import quote
 
 from django.test import Client, override_settings
 from django.utils import timezone
@@ -23,6 +24,7 @@ from rentals.models import Rental, RentalOffer
 from tests.base import make_user
 from tests.conftest import sandbox_account
 from tests.orders.base import SandboxTestCase
+from webhooks.models import Endpoint
 
 BASE = "/api/v1"
 
@@ -495,10 +497,10 @@ class DocsTests(RestTestCase):
 
         text = (Path(__file__).resolve().parents[2] / "docs" / "API.md").read_text()
         section = text.split("## REST API", 1)[1].split("## Webhooks", 1)[0]
-        listed = set(re.findall(r"`(GET|POST) (/api/v1/[^` ?]+)", section))
+        listed = set(re.findall(r"`(GET|POST|DELETE) (/api/v1/[^` ?]+)", section))
         spec = self.api.get(BASE + "/openapi.json").json()["paths"]
         documented = {
-            (method.upper(), path.replace("{order_id}", "{id}").replace("{rental_id}", "{id}"))
+            (method.upper(), re.sub(r"\{\w+_id\}", "{id}", path))
             for path, operations in spec.items()
             for method in operations
         }
@@ -528,8 +530,13 @@ class HostileInputTests(RestTestCase):
                 self.post("/orders", {"service": "whatsapp"}, **{"Idempotency-Key": value})
             )
             checked += self.calm(self.post(f"/orders/{order}/cancel", {"when_allowed": value}))
-        self.assertGreater(checked, 600)
+            checked += self.calm(self.post("/webhooks", {"url": value}))
+            hook = {"url": "http://127.0.0.1:9/hook", "events": [value]}
+            checked += self.calm(self.post("/webhooks", hook))
+            checked += self.calm(self.post(f"/webhooks/{quote(str(value), safe='')}/test"))
+        self.assertGreater(checked, 700)
         self.assertEqual(Order.objects.count(), 1)
+        self.assertFalse(Endpoint.objects.exists())
 
     def calm(self, response) -> int:
         self.assertLess(response.status_code, 500, response.content[:300])
