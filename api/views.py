@@ -183,5 +183,6 @@ def _context(request, membership, form, created=None, hook_form=None) -> dict:
         "hook_form": hook_form or KeyWebhookForm(keys=_usable_keys(membership)),
         "key_endpoints": Endpoint.objects.filter(owner=membership.user, team=team)
         .exclude(audience="")
-        .order_by("created"),
+        .select_related("owner")
+        .with_trouble(),
     }

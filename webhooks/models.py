@@ -9,6 +9,15 @@ from django.utils import timezone
 from providers import crypto
 
 
+class EndpointQuerySet(models.QuerySet):
+    def with_trouble(self):
+        """Each endpoint with `pending` (being retried) and `failed` (given up) counts."""
+        return self.annotate(
+            failed=models.Count("deliveries", filter=models.Q(deliveries__state="failed")),
+            pending=models.Count("deliveries", filter=models.Q(deliveries__state="pending")),
+        )
+
+
 class Endpoint(models.Model):
     """A URL of the team's that receives signed events, and the events it wants.
 
@@ -43,6 +52,8 @@ class Endpoint(models.Model):
     )
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(auto_now=True)
+
+    objects = EndpointQuerySet.as_manager()
 
     class Meta:
         ordering = ["created", "id"]

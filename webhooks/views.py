@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -18,13 +18,7 @@ LOG_SIZE = 50
 
 
 def _endpoints(team):
-    failing = Count("deliveries", filter=Q(deliveries__state="failed"))
-    pending = Count("deliveries", filter=Q(deliveries__state="pending"))
-    return (
-        Endpoint.objects.filter(team=team)
-        .select_related("owner")
-        .annotate(failed=failing, pending=pending)
-    )
+    return Endpoint.objects.filter(team=team).select_related("owner").with_trouble()
 
 
 @login_required
