@@ -5,6 +5,7 @@ from django import forms
 from api.models import Scope
 from api.services import NAME_MAX
 from webhooks.forms import EndpointForm
+from webhooks.services import url_problem
 
 EXPIRY_CHOICES = [("", "Never"), ("7", "In 7 days"), ("30", "In 30 days"), ("90", "In 90 days")]
 
@@ -35,3 +36,10 @@ class KeyWebhookForm(EndpointForm):
         del self.fields["description"], self.fields["enabled"]
         self.fields["key"].choices = [(str(k.code), k.name) for k in keys]
         self.order_fields(["key", "url", "events"])
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        problem = url_problem(url, personal=True)
+        if problem:
+            raise forms.ValidationError(problem)
+        return url

@@ -108,9 +108,10 @@ def authenticate(
     One indexed query (the key with its membership and team; with `activation`, a
     status poll's activation id, also that activation's state and last code, kept on
     `key.polled` for api.placement.activation_state). Records the use in
-    `last_used_at`/`last_used_ip` and as an `api_key.used` audit event naming `call`
-    (the gateway's action, or the REST method and path) at most once a minute, so
-    frequent calls cost no write. Never logs or raises with the key.
+    `last_used_at`/`last_used_ip` at most once a minute, so frequent calls cost no
+    write, and as an `api_key.used` audit event naming `call` (the gateway's action,
+    or the REST method and path) at most once an hour or when the address changes
+    (_touch). Never logs or raises with the key.
     """
     if not looks_like_key(raw):
         return None
@@ -231,13 +232,18 @@ def _fetch_one(sql: str, params: list):
         return cursor.fetchone()
 
 
+# A key's use is an audit event at most this often, and whenever its address changes.
+USE_AUDIT_RESOLUTION = timedelta(hours=1)
+
+
 def _touch(key: ApiKey, ip: str | None, now, call: str) -> None:
     """Record a use; a conditional UPDATE, so concurrent calls write once a minute.
 
-    The call that writes it also writes an `api_key.used` audit event: the audit log
-    shows when and from where every key was used, minute by minute, without an event
-    for each of a tool's status polls (what a key orders, cancels or finishes is
-    audited call by call, as the portal's actions are).
+    The call that writes it also writes an `api_key.used` audit event when the key's
+    last use was an hour ago or more, or from another address: the audit log shows
+    when and from where every key was used without an event for each of a tool's
+    status polls (what a key orders, cancels or finishes is audited call by call, as
+    the portal's actions are).
     """
     since = now - LAST_USED_RESOLUTION
     if key.last_used_at is not None and key.last_used_at >= since:
@@ -247,14 +253,17 @@ def _touch(key: ApiKey, ip: str | None, now, call: str) -> None:
         .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=since))
         .update(last_used_at=now, last_used_ip=ip)
     )
+    quiet = key.last_used_at is None or key.last_used_at < now - USE_AUDIT_RESOLUTION
+    moved = key.last_used_ip != ip
     key.last_used_at, key.last_used_ip = now, ip
-    if first:
+    if first and (quiet or moved):
         audit.record(
             team=key.team,
             actor=key.user,
             action="api_key.used",
             target=key,
-            payload={"name": key.name, "prefix": key.prefix, "ip": ip, "call": call[:80]},
+            payload={"name": key.name, "prefix": key.prefix, "call": call[:80]},
+            ip=ip,
         )
 
 

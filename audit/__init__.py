@@ -30,14 +30,16 @@ def record(
     target=None,
     payload: dict[str, Any] | None = None,
     request=None,
+    ip: str | None = None,
 ):
     """Append an AuditEvent and return it.
 
     `team` is a Team or its id (the sync engine has only the id at hand).
     `actor` is a user, or None for background work (recorded as "system").
     `target` is any model instance; its class name, `code` (or pk) and str()
-    are kept. `request` supplies the client IP for web actions. Never pass a
-    secret in `payload`: events are shown to every team member.
+    are kept. `request` supplies the client IP for web actions (`ip`, when there
+    is no request at hand). Never pass a secret in `payload`: events are shown to
+    every team member.
     """
     from accounts.access import client_ip
     from audit.models import SYSTEM_ACTOR, AuditEvent
@@ -56,5 +58,5 @@ def record(
         target_code=str(getattr(target, "code", None) or getattr(target, "pk", "") or ""),
         target_label=str(target)[:200] if target is not None else "",
         payload=payload or {},
-        ip_address=client_ip(request) if request is not None else None,
+        ip_address=client_ip(request) if request is not None else ip,
     )

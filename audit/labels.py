@@ -9,7 +9,7 @@ alone would not say what changed ("order.placed" -> "Order placed").
 from __future__ import annotations
 
 LABELS = {
-    "api_key.used": "API key used (its first call of the minute)",
+    "api_key.used": "API key used",
     "order.cancel_dropped": "Scheduled cancel dropped",
     "order.cannot_confirm": "Purchase could not be confirmed",
     "order.canceled": "Order cancelled",

@@ -323,6 +323,9 @@ ALLOWED_PROVIDER_HOSTS = env.list("ALLOWED_PROVIDER_HOSTS", default=[])
 # Hosts ("host" or "host:port") a webhook may POST to although they are inside the
 # network or plain http; every other webhook URL must be https to a public host.
 WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
+# The same for members' personal webhooks (any member adds one for their API key):
+# empty by default, so members reach only public https hosts.
+WEBHOOK_PERSONAL_ALLOWED_HOSTS = env.list("WEBHOOK_PERSONAL_ALLOWED_HOSTS", default=[])
 # The portal's public address (https://desk.example.com). When set, smsdesk registers
 # PUBLIC_BASE_URL/hooks/smscode/<account>/ as each SMSCode account's webhook and
 # applies the pushed events (providers/webhooks.py); polling stays as the fallback.

@@ -37,6 +37,7 @@ SYNC_AUTOSTART = False
 # Tests run sandboxes and test doubles on loopback ports of their own.
 ALLOWED_PROVIDER_HOSTS = ["127.0.0.1", "localhost"]
 WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1", "localhost"]  # receivers in tests
+WEBHOOK_PERSONAL_ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 # ... and receive the sandbox's webhook pushes on a live server over http.
 PUSH_ALLOW_HTTP = True
 SYNC_RUN_SECONDS = 0

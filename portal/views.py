@@ -38,7 +38,10 @@ def dashboard(request, code):
     ctx = {
         "team": team,
         "members": team.memberships.select_related("user").order_by("user__username"),
-        "events": AuditEvent.objects.filter(team=team).select_related("actor")[:10],
+        # A key's routine use (api_key.used) is in the audit log, not in this feed.
+        "events": AuditEvent.objects.filter(team=team)
+        .exclude(action="api_key.used")
+        .select_related("actor")[:10],
     }
     ctx.update(_dashboard_counts(team, membership))
     return render(request, "portal/dashboard.html", ctx)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 from django.db import transaction
@@ -32,24 +33,39 @@ EVENTS: dict[str, str] = {
 }
 
 
-# Who an event is about, beyond its team: apps above this one (api: an API key's
-# orders) register a function (team id, event, order or rental code) -> audiences,
-# and a personal endpoint hears an event only when its audience is among them.
-AudienceFinder = Callable[[int, str, str], set[str]]
-_audience_finders: list[AudienceFinder] = []
+# Who an event is about, beyond its team. A personal endpoint's audience names one
+# ("api-key:<code>"); apps above this one (api: an API key's orders and its member's
+# rentals) register what each kind reaches and whether it is still live (a revoked
+# key's endpoint hears nothing and cannot be enabled or tested), so webhooks never
+# imports them.
+@dataclass(frozen=True)
+class AudienceKind:
+    prefix: str  # of the audiences of this kind: "api-key:"
+    reached: Callable[[int, str, str], set[str]]  # (team id, event, target code) -> audiences
+    is_live: Callable[[int, str], bool]  # (team id, audience) -> may it hear events
 
 
-def register_audience_finder(finder: AudienceFinder) -> None:
-    if finder not in _audience_finders:
-        _audience_finders.append(finder)
+_kinds: dict[str, AudienceKind] = {}
+
+
+def register_audience_kind(kind: AudienceKind) -> None:
+    _kinds[kind.prefix] = kind
 
 
 def audiences_of(team_id: int, event: str, target_code: str) -> set[str]:
     """Every audience the event about `target_code` reaches (besides the whole team)."""
     found: set[str] = set()
-    for finder in _audience_finders:
-        found |= finder(team_id, event, target_code)
+    for kind in _kinds.values():
+        found |= kind.reached(team_id, event, target_code)
     return found
+
+
+def audience_is_live(team_id: int, audience: str) -> bool:
+    """True while `audience` (a personal endpoint's) may hear events; an unknown kind never."""
+    for prefix, kind in _kinds.items():
+        if audience.startswith(prefix):
+            return kind.is_live(team_id, audience)
+    return False
 
 
 @receiver(post_save, sender=AuditEvent, dispatch_uid="webhooks.audit_event")

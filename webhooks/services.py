@@ -26,7 +26,7 @@ import audit
 from config import queue
 from providers import hosts
 from webhooks import payloads, signing
-from webhooks.events import EVENTS, TEST_EVENT, audiences_of
+from webhooks.events import EVENTS, TEST_EVENT, audience_is_live, audiences_of
 from webhooks.models import Attempt, Delivery, DeliveryState, Endpoint
 
 log = logging.getLogger(__name__)
@@ -41,25 +41,33 @@ CLAIM = timedelta(seconds=120)
 DUE_BATCH = 500
 # Finished deliveries (delivered or given up) stay in the log this long.
 LOG_DAYS = 30
+# A test event is sent in the request that asks for it (up to TIMEOUT). A key's
+# personal endpoints (any member, any script) get at most one test in this time, so no
+# key can hold the web workers with them; the managers' team endpoints are not limited.
+TEST_INTERVAL = timedelta(seconds=30)
+DEAD_KEY = "Its API key is revoked or expired: this webhook hears nothing and stays disabled."
 
 
 class WebhookError(Exception):
-    """A refused endpoint change, in plain words."""
+    """A refused endpoint action, in plain words; `retry_after` seconds when waiting helps."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after
 
 
 # --- endpoints -----------------------------------------------------------------------------
 
 
-def url_problem(url: str) -> str:
+def url_problem(url: str, *, personal: bool = False) -> str:
     """What is wrong with sending events to `url`, in plain words; "" when nothing is.
 
     https to a public host; hosts an operator lists in WEBHOOK_ALLOWED_HOSTS
     ("host" or "host:port") may be anything, plain http included. A name that
-    resolves inside the network is refused like the address itself.
+    resolves inside the network is refused like the address itself. A personal
+    endpoint (any member adds one) gets WEBHOOK_PERSONAL_ALLOWED_HOSTS instead: the
+    operator's trust in a host for the managers' endpoints is not every member's.
     """
     try:
         parts = urlsplit(url)
@@ -70,7 +78,10 @@ def url_problem(url: str) -> str:
         return "Enter a full address such as https://hooks.example.com/smsdesk."
     if parts.username or parts.password:
         return "Leave user names and passwords out of the address; the signature proves the sender."
-    listed = {h.lower() for h in settings.WEBHOOK_ALLOWED_HOSTS}
+    allowed = (
+        settings.WEBHOOK_PERSONAL_ALLOWED_HOSTS if personal else settings.WEBHOOK_ALLOWED_HOSTS
+    )
+    listed = {h.lower() for h in allowed}
     if parts.hostname.lower() in listed or parts.netloc.lower() in listed:
         return ""
     if parts.scheme != "https":
@@ -83,9 +94,9 @@ def url_problem(url: str) -> str:
     return ""
 
 
-def _clean(url: str, events: list[str]) -> tuple[str, list[str]]:
+def _clean(url: str, events: list[str], personal: bool) -> tuple[str, list[str]]:
     url = url.strip()
-    problem = url_problem(url)
+    problem = url_problem(url, personal=personal)
     if problem:
         raise WebhookError(problem)
     unknown = sorted(set(events) - set(EVENTS))
@@ -112,7 +123,7 @@ def endpoint_create(
     endpoint has neither. Raises WebhookError for a URL smsdesk will not send to or an
     unknown event.
     """
-    url, events = _clean(url, events)
+    url, events = _clean(url, events, personal=bool(audience))
     secret = signing.new_secret()
     endpoint = Endpoint(
         team=team,
@@ -141,8 +152,11 @@ def endpoint_update(
     enabled: bool,
     request=None,
 ) -> Endpoint:
-    """Change an endpoint's URL, events, description or state. Raises WebhookError."""
-    endpoint.url, endpoint.events = _clean(url, events)
+    """Change an endpoint's URL, events, description or state. Raises WebhookError (a
+    personal endpoint whose key is gone cannot be enabled)."""
+    endpoint.url, endpoint.events = _clean(url, events, personal=endpoint.is_personal)
+    if enabled and not _live(endpoint):
+        raise WebhookError(DEAD_KEY)
     endpoint.description = description.strip()[:100]
     endpoint.enabled = enabled
     with transaction.atomic():
@@ -159,6 +173,11 @@ def endpoint_rotate_secret(*, endpoint: Endpoint, actor, request=None) -> str:
         endpoint.save(update_fields=["secret_encrypted", "updated"])
         _audit(endpoint, actor, "webhook.secret_replaced", request)
     return secret
+
+
+def _live(endpoint: Endpoint) -> bool:
+    """A team endpoint always; a personal one while its audience (its key) is live."""
+    return not endpoint.is_personal or audience_is_live(endpoint.team_id, endpoint.audience)
 
 
 def endpoints_disable(*, team, audience: str) -> int:
@@ -194,7 +213,12 @@ def _audit(endpoint: Endpoint, actor, action: str, request) -> None:
 
 def endpoint_send_test(*, endpoint: Endpoint, actor, request=None) -> Delivery:
     """POST a `webhook.test` event to the endpoint now (once, no retries); return the
-    delivery with its attempt."""
+    delivery with its attempt. Raises WebhookError for a personal endpoint whose key is
+    gone, or within TEST_INTERVAL of its key's last test."""
+    if endpoint.is_personal:
+        if not _live(endpoint):
+            raise WebhookError(DEAD_KEY)
+        _check_test_interval(endpoint)
     event_id = uuid.uuid4()
     data = {"message": "A test event from smsdesk.", "endpoint": str(endpoint.code)}
     delivery = Delivery.objects.create(
@@ -217,9 +241,26 @@ def endpoint_send_test(*, endpoint: Endpoint, actor, request=None) -> Delivery:
     return delivery_attempt(delivery_id=delivery.pk) or delivery
 
 
+def _check_test_interval(endpoint: Endpoint) -> None:
+    """Raise WebhookError when a test went to one of the key's endpoints in TEST_INTERVAL."""
+    tests = Delivery.objects.filter(
+        event=TEST_EVENT,
+        created__gt=timezone.now() - TEST_INTERVAL,
+        endpoint__team_id=endpoint.team_id,
+        endpoint__audience=endpoint.audience,
+    )
+    last = tests.order_by("-created").values_list("created", flat=True).first()
+    if last is not None:
+        wait = max(1, int((last + TEST_INTERVAL - timezone.now()).total_seconds() + 0.999))
+        raise WebhookError(f"A test event was sent moments ago; send the next in {wait} s.", wait)
+
+
 def delivery_redeliver(*, delivery: Delivery, actor, request=None) -> Delivery:
     """POST a finished delivery (delivered or given up) once more, now, with the same
-    event id; return it with the new attempt. A pending one is left to its retries."""
+    event id; return it with the new attempt. A pending one is left to its retries, and
+    a personal endpoint's whose key is gone is not sent."""
+    if not _live(delivery.endpoint):
+        raise WebhookError(DEAD_KEY)
     claimed = Delivery.objects.filter(
         pk=delivery.pk, state__in=[DeliveryState.DELIVERED, DeliveryState.FAILED]
     ).update(state=DeliveryState.PENDING, retry=False, next_attempt_at=timezone.now())
@@ -338,7 +379,7 @@ def _post(delivery: Delivery, now) -> Attempt:
     number = delivery.attempts + 1
     started = time.monotonic()
     status, excerpt, error = None, "", ""
-    problem = url_problem(endpoint.url)
+    problem = url_problem(endpoint.url, personal=endpoint.is_personal)
     if problem:
         error = f"Not sent: {problem}"
     else:

@@ -101,7 +101,13 @@ def _detail_context(endpoint: Endpoint, form, **extra) -> dict:
 @require_POST
 def webhook_test(request, endpoint_code):
     endpoint, _ = _get(request, endpoint_code)
-    delivery = services.endpoint_send_test(endpoint=endpoint, actor=request.user, request=request)
+    try:
+        delivery = services.endpoint_send_test(
+            endpoint=endpoint, actor=request.user, request=request
+        )
+    except services.WebhookError as exc:
+        messages.error(request, exc.message)
+        return redirect("webhook_detail", endpoint_code=endpoint.code)
     attempt = delivery.tries.last()
     if attempt is not None and attempt.ok:
         messages.success(

@@ -11,9 +11,10 @@ from ninja import Router, Status
 
 from api import key_webhooks
 from api.models import Scope
+from api.services import ApiKeyError
 from api.v1 import schemas
 from api.v1.access import ERRORS, attributed, key_for
-from api.v1.errors import ApiError
+from api.v1.errors import ApiError, from_action
 from webhooks import services as webhook_services
 from webhooks.events import EVENTS
 from webhooks.models import Endpoint
@@ -58,6 +59,10 @@ def create_webhook(request, body: schemas.WebhookIn):
             )
     except webhook_services.WebhookError as exc:
         raise ApiError(422, "invalid_webhook", exc.message) from exc
+    except ApiKeyError as exc:
+        existing = key_webhooks.endpoints_of(key).filter(url=body.url.strip()).first()
+        extra = {"id": str(existing.code)} if exc.category == "webhook_exists" and existing else {}
+        raise from_action(exc, **extra) from exc
     return Status(201, _out(endpoint, secret=secret))
 
 
@@ -80,10 +85,15 @@ def test_webhook(request, webhook_id: uuid.UUID):
     """POST a `webhook.test` event to it now, once, and say what it answered."""
     key = key_for(request, Scope.READ)
     endpoint = _endpoint(key, webhook_id)
-    with attributed(key):
-        delivery = webhook_services.endpoint_send_test(
-            endpoint=endpoint, actor=key.user, request=request
-        )
+    try:
+        with attributed(key):
+            delivery = webhook_services.endpoint_send_test(
+                endpoint=endpoint, actor=key.user, request=request
+            )
+    except webhook_services.WebhookError as exc:
+        if exc.retry_after:
+            raise ApiError(429, "rate_limited", exc.message, retry_after=exc.retry_after) from exc
+        raise ApiError(409, "webhook_disabled", exc.message) from exc
     attempt = delivery.tries.order_by("number").last()
     return {
         "delivered": attempt is not None and attempt.ok,

@@ -184,6 +184,7 @@ class WebhookIn(Schema):
     )
     events: list[str] | None = Field(
         None,
+        min_length=1,
         max_length=20,
         description="The events to send (docs/API.md, Events); default: every order and rental "
         "event.",

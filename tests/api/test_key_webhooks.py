@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from django.test import override_settings
 from django.urls import reverse
 
 from api import key_webhooks
@@ -263,3 +264,111 @@ class RestWebhookTests(RestTestCase):
         self.assertEqual(response.status_code, 204)
         self.assertFalse(Endpoint.objects.exists())
         self.assertTrue(AuditEvent.objects.filter(action="webhook.deleted").exists())
+
+
+class PersonalWebhookLimitsTests(KeyWebhookTestCase):
+    """What the review of personal webhooks asked for: the operator's allow-list is not
+    every member's, a gone key's webhook stays off, and nobody else manages it."""
+
+    @override_settings(WEBHOOK_PERSONAL_ALLOWED_HOSTS=[])
+    def test_the_managers_allowed_hosts_are_not_a_members(self):
+        with Receiver() as receiver:
+            refused = self.add_webhook(receiver)
+            self.assertContains(refused, "https", status_code=400)
+            self.assertFalse(Endpoint.objects.exists())
+            webhook_services.endpoint_create(  # the same URL, for the team: allowed
+                team=self.team, actor=self.alice, url=receiver.url, events=["order.completed"]
+            )
+            with self.assertRaisesMessage(webhook_services.WebhookError, "https"):
+                key_webhooks.key_webhook_create(
+                    key=self.key,
+                    membership=self.member,
+                    url=receiver.url,
+                    events=["order.completed"],
+                )
+
+    def test_a_revoked_key_s_webhook_cannot_be_enabled_tested_or_resent(self):
+        with Receiver() as receiver:
+            self.add_webhook(receiver)
+            endpoint = Endpoint.objects.get()
+            self.client.post(reverse("webhook_test", args=[endpoint.code]))
+            delivery = Delivery.objects.get()
+            api_key_revoke(key=self.key, membership=self.member)
+            detail = reverse("webhook_detail", args=[endpoint.code])
+            edit = {"url": receiver.url, "events": ["order.code_received"], "enabled": "on"}
+            self.assertContains(self.client.post(detail, edit), "revoked or expired")
+            tested = self.client.post(reverse("webhook_test", args=[endpoint.code]), follow=True)
+            self.assertContains(tested, "revoked or expired")
+            resent = self.client.post(
+                reverse("webhook_redeliver", args=[delivery.code]), follow=True
+            )
+            self.assertContains(resent, "revoked or expired")
+        self.assertEqual(len(receiver.requests), 1)  # the test before the revocation
+        self.assertFalse(Endpoint.objects.get().enabled)
+
+    def test_a_member_who_leaves_the_team_leaves_their_webhooks_off(self):
+        from accounts.services import member_remove
+
+        with Receiver() as receiver:
+            self.add_webhook(receiver)
+        member_remove(acting=self.owner, membership=self.member)
+        endpoint = Endpoint.objects.get()
+        self.assertFalse(endpoint.enabled)
+        self.assertFalse(key_webhooks.key_is_live(self.team.pk, endpoint.audience))
+        self.login(self.bob)  # no longer a member: not theirs to open
+        self.assertEqual(
+            self.client.get(reverse("webhook_detail", args=[endpoint.code])).status_code, 404
+        )
+
+    def test_the_owner_edits_and_replaces_the_secret_others_cannot_resend(self):
+        with Receiver() as receiver:
+            response = self.add_webhook(receiver)
+            old_secret = response.context["secret"]
+            endpoint = Endpoint.objects.get()
+            detail = reverse("webhook_detail", args=[endpoint.code])
+            edit = {"url": receiver.url, "events": ["order.completed"], "enabled": "on"}
+            self.assertRedirects(self.client.post(detail, edit), detail)
+            replaced = self.client.post(reverse("webhook_secret", args=[endpoint.code]))
+            self.client.post(reverse("webhook_test", args=[endpoint.code]))
+        new_secret = replaced.context["secret"]
+        self.assertNotEqual(new_secret, old_secret)
+        endpoint.refresh_from_db()
+        self.assertEqual((endpoint.events, endpoint.secret), (["order.completed"], new_secret))
+        delivery = Delivery.objects.get()
+        self.login(self.vic)
+        response = self.client.post(reverse("webhook_redeliver", args=[delivery.code]))
+        self.assertEqual(response.status_code, 403)
+        self.assertEqual(len(receiver.requests), 1)
+
+
+class RestWebhookLimitsTests(RestTestCase):
+    def hook(self, url, **body):
+        return self.post("/webhooks", {"url": url, **body})
+
+    def test_one_webhook_per_url_at_most_five_and_at_least_one_event(self):
+        first = self.hook("http://127.0.0.1:9/a").json()
+        again = self.assertError(self.hook("http://127.0.0.1:9/a"), 409, "webhook_exists")
+        self.assertEqual(again["id"], first["id"])
+        for n in range(4):
+            self.assertEqual(self.hook(f"http://127.0.0.1:9/b{n}").status_code, 201)
+        self.assertError(self.hook("http://127.0.0.1:9/c"), 409, "too_many_webhooks")
+        self.assertError(self.hook("http://127.0.0.1:9/d", events=[]), 422, "invalid_request")
+        self.assertEqual(Endpoint.objects.count(), 5)
+
+    def test_a_key_tests_its_webhooks_at_most_once_in_thirty_seconds(self):
+        with Receiver() as receiver:
+            first = self.hook(receiver.url).json()
+            second = self.hook(receiver.url + "/2").json()
+            self.assertTrue(self.post(f"/webhooks/{first['id']}/test").json()["delivered"])
+            response = self.post(f"/webhooks/{second['id']}/test")
+        error = self.assertError(response, 429, "rate_limited")
+        self.assertTrue(1 <= error["retry_after"] <= 30)
+        self.assertEqual(int(response["Retry-After"]), error["retry_after"])
+        self.assertEqual(len(receiver.requests), 1)
+
+    def test_a_rest_call_is_the_keys_audited_use(self):
+        self.get("/balance")
+        event = AuditEvent.objects.get(action="api_key.used")
+        self.assertEqual(event.payload["call"], "GET /api/v1/balance")
+        self.assertEqual(event.actor, self.bob)
+        self.assertEqual(event.ip_address, "127.0.0.1")

@@ -115,16 +115,23 @@ class KeyTests(BaseTestCase):
         keys.authenticate(raw, ip="203.0.113.7", now=later)
         assert ApiKey.objects.get(pk=key.pk).last_used_at == later
 
-    def test_its_use_is_audited_once_a_minute_with_the_call_and_address(self):
+    def test_its_use_is_audited_hourly_and_when_its_address_changes(self):
         key, raw = self.create()
-        keys.authenticate(raw, ip="203.0.113.5", call="getBalance")
-        keys.authenticate(raw, ip="203.0.113.6", call="getStatus")  # the same minute
-        later = timezone.now() + timedelta(minutes=2)
-        keys.authenticate(raw, ip="203.0.113.7", now=later, call="GET /api/v1/orders")
+        now = timezone.now()
+        uses = [
+            (now, "203.0.113.5", "getBalance"),  # first use: audited
+            (now + timedelta(seconds=5), "203.0.113.6", "getStatus"),  # same minute: nothing
+            (now + timedelta(minutes=2), "203.0.113.5", "getStatus"),  # a minute on, same ip
+            (now + timedelta(minutes=4), "198.51.100.9", "GET /api/v1/orders"),  # new address
+            (now + timedelta(minutes=90), "198.51.100.9", "getNumber"),  # an hour on
+        ]
+        for when, ip, call in uses:
+            keys.authenticate(raw, ip=ip, now=when, call=call)
         used = AuditEvent.objects.filter(action="api_key.used", target_code=key.code)
-        assert [(e.payload["call"], e.payload["ip"]) for e in used.order_by("id")] == [
+        assert [(e.payload["call"], e.ip_address) for e in used.order_by("id")] == [
             ("getBalance", "203.0.113.5"),
-            ("GET /api/v1/orders", "203.0.113.7"),
+            ("GET /api/v1/orders", "198.51.100.9"),
+            ("getNumber", "198.51.100.9"),
         ]
         event = used.first()
         assert event.actor == self.bob and event.team == self.team

@@ -42,3 +42,12 @@ class DashboardTestCase(BaseTestCase):
         r = self.client.get(self.url)
         self.assertContains(r, "Charlie&#x27;s team")
         self.assertContains(r, f'value="{self.team.code}" selected')
+
+    def test_a_keys_routine_use_stays_out_of_the_feed(self):
+        import audit
+
+        audit.record(team=self.team, actor=self.bob, action="api_key.used", target=self.team)
+        audit.record(team=self.team, actor=self.alice, action="team.renamed", target=self.team)
+        self.login(self.vic)
+        events = list(self.client.get(self.url).context["events"])
+        self.assertEqual([e.action for e in events], ["team.renamed"])

@@ -156,6 +156,10 @@ PUBLIC: dict[str, tuple[set[int], set[int]]] = {
     "api-v1:list_rentals": ({401}, {405}),
     "api-v1:get_rental": ({401}, {405}),
     "api-v1:extend_rental": ({405}, {401}),
+    "api-v1:list_webhooks": ({401}, {401}),
+    "api-v1:create_webhook": ({401}, {401}),
+    "api-v1:test_webhook": ({405}, {401}),
+    "api-v1:delete_webhook": ({405}, {405}),
     "api_v1_not_found": ({404}, {404}),
     "invitation": ({404}, {404}),  # a made-up token: "this invitation link is not valid"
 }
@@ -318,6 +322,7 @@ FILLERS: dict[str, Callable[[World, Route], str]] = {
     "token": lambda w, r: "made-up-token",
     "order_id": lambda w, r: str(w.b.order.code),  # the REST API's
     "rental_id": lambda w, r: str(w.b.rental.code),
+    "webhook_id": lambda w, r: str(_webhook(w).code),
     "rest": lambda w, r: "no-such-endpoint",  # the REST API's catch-all
     "invitation_code": lambda w, r: str(_invitation(w).code),
     "endpoint_code": lambda w, r: str(_webhook(w).code),
