@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from datetime import timedelta
+from unittest import mock
+
 from django.contrib.auth import get_user_model
 from django.test import TestCase
+from django.utils import timezone
 
 from accounts.models import Membership, Team
 from accounts.roles import Role
 
 PASSWORD = "correct horse battery staple"
+
+
+@contextmanager
+def smsdesk_clock_ahead(seconds: float):
+    """smsdesk's clock (`timezone.now`, in this process and its live server threads)
+    `seconds` ahead of the real one: time passes for smsdesk as the sandbox's
+    `clock.advance` makes it pass for the provider."""
+    real_now = timezone.now
+    with mock.patch.object(timezone, "now", lambda: real_now() + timedelta(seconds=seconds)):
+        yield
 
 
 def make_user(username: str, **extra):

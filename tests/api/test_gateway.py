@@ -19,6 +19,7 @@ from audit.models import AuditEvent
 from orders.models import Order, State
 from providers.models import RateCounter
 from providers.ratelimit import DatabaseStore
+from tests.base import smsdesk_clock_ahead
 from tests.orders.base import SandboxTestCase
 
 URL = "/api/handler_api.php"
@@ -277,11 +278,13 @@ class RefusalTests(GatewayTestCase):
         activation, _phone = self.number()
         order = ApiOrder.objects.get(activation_id=activation).order
         self.assertEqual(self.text("setStatus", id=activation, status="8"), "EARLY_CANCEL_DENIED")
-        self.advance(600)
-        Order.objects.filter(pk=order.pk).update(cancel_available_at=None)
-        self.assertEqual(self.text("setStatus", id=activation, status="8"), "ACCESS_CANCEL")
-        self.assertEqual(self.text("getStatus", id=activation), "STATUS_CANCEL")
-        self.assertEqual(self.text("setStatus", id=activation, status="8"), "ACCESS_CANCEL")
+        self.advance(600)  # ten minutes on, for the provider and for smsdesk
+        with smsdesk_clock_ahead(600):
+            self.assertEqual(self.text("setStatus", id=activation, status="8"), "ACCESS_CANCEL")
+            self.assertEqual(self.text("getStatus", id=activation), "STATUS_CANCEL")
+            self.assertEqual(self.text("setStatus", id=activation, status="8"), "ACCESS_CANCEL")
+        order.refresh_from_db()
+        self.assertEqual(order.state, State.CANCELLED)
 
 
 @override_settings(API_KEY_RATE_LIMIT=3, API_KEY_RATE_PERIOD=3600)
