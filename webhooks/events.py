@@ -1,24 +1,12 @@
-"""The events a webhook can receive, and the listener that turns audit events into them.
+"""The events a webhook can receive, and the audiences a personal endpoint can hear.
 
-`audit.record` writes every order and rental event smsdesk knows of; a new
-AuditEvent with one of the actions below publishes the webhook event of the same
-name once its transaction commits. The product apps know nothing of webhooks.
+webhooks/listeners.py turns audit events into them; webhooks/services.py sends them.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
-
-from django.db import transaction
-from django.db.models.signals import post_save
-from django.dispatch import receiver
-
-from audit.models import AuditEvent
-
-log = logging.getLogger(__name__)
 
 TEST_EVENT = "webhook.test"
 
@@ -66,22 +54,3 @@ def audience_is_live(team_id: int, audience: str) -> bool:
         if audience.startswith(prefix):
             return kind.is_live(team_id, audience)
     return False
-
-
-@receiver(post_save, sender=AuditEvent, dispatch_uid="webhooks.audit_event")
-def _audit_event_saved(sender, instance: AuditEvent, created: bool, **kwargs) -> None:
-    if not created or instance.action not in EVENTS or instance.team_id is None:
-        return
-    from webhooks import services
-
-    publish = partial(
-        services.event_publish,
-        team_id=instance.team_id,
-        event=instance.action,
-        target_code=instance.target_code,
-        event_id=instance.code,
-        payload=dict(instance.payload or {}),
-    )
-    # After the commit, so the receiver can read what the event says; robust, so a
-    # failing webhook never undoes or fails the order work that caused it.
-    transaction.on_commit(publish, robust=True)
