@@ -11,6 +11,7 @@ the test button are the team endpoints' own (webhooks app).
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError
 from django.db.models.signals import post_delete
 
 from api.models import ApiKey, ApiOrder
@@ -80,24 +81,31 @@ def key_webhook_create(
         raise ApiKeyError("This key is revoked or expired.", category="revoked")
     own = endpoints_of(key)
     if own.filter(url=url.strip()).exists():
-        raise ApiKeyError(
-            "This key already sends its events to that URL.",
-            next_step="Use that webhook, or remove it first.",
-            category="webhook_exists",
-        )
+        raise _exists()
     if own.count() >= MAX_PER_KEY:
         raise ApiKeyError(
             f"A key has at most {MAX_PER_KEY} webhooks.",
             next_step="Remove one you no longer use.",
             category="too_many_webhooks",
         )
-    return webhook_services.endpoint_create(
-        team=key.team,
-        actor=membership.user,
-        url=url,
-        events=events,
-        description=f"Key “{key.name}”",
-        owner=membership.user,
-        audience=key.webhook_audience,
-        request=request,
+    try:
+        return webhook_services.endpoint_create(
+            team=key.team,
+            actor=membership.user,
+            url=url,
+            events=events,
+            description=f"Key “{key.name}”",
+            owner=membership.user,
+            audience=key.webhook_audience,
+            request=request,
+        )
+    except IntegrityError as exc:  # the same URL, registered meanwhile
+        raise _exists() from exc
+
+
+def _exists() -> ApiKeyError:
+    return ApiKeyError(
+        "This key already sends its events to that URL.",
+        next_step="Use that webhook, or remove it first.",
+        category="webhook_exists",
     )

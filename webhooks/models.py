@@ -57,6 +57,14 @@ class Endpoint(models.Model):
 
     class Meta:
         ordering = ["created", "id"]
+        constraints = [
+            # A pipeline re-registering its receiver gets the one it has, not another.
+            models.UniqueConstraint(
+                fields=["team", "audience", "url"],
+                condition=~models.Q(audience=""),
+                name="one_personal_endpoint_per_audience_and_url",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.description or self.url

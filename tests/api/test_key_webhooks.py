@@ -372,3 +372,19 @@ class RestWebhookLimitsTests(RestTestCase):
         self.assertEqual(event.payload["call"], "GET /api/v1/balance")
         self.assertEqual(event.actor, self.bob)
         self.assertEqual(event.ip_address, "127.0.0.1")
+
+    def test_one_url_per_key_is_a_constraint_not_a_timing(self):
+        """Two registrations at once both pass the look-up; the database keeps one."""
+        from unittest import mock
+
+        url = "http://127.0.0.1:9/hook"
+        self.assertEqual(self.hook(url).status_code, 201)
+        looked_up = mock.patch.object(
+            key_webhooks, "endpoints_of", return_value=Endpoint.objects.none()
+        )
+        with looked_up, self.assertRaises(ApiKeyError) as refused:
+            key_webhooks.key_webhook_create(
+                key=self.key, membership=self.member, url=url, events=["order.completed"]
+            )
+        self.assertEqual(refused.exception.category, "webhook_exists")
+        self.assertEqual(Endpoint.objects.count(), 1)
