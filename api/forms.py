@@ -5,7 +5,6 @@ from django import forms
 from api.models import Scope
 from api.services import NAME_MAX
 from webhooks.forms import EndpointForm
-from webhooks.services import url_problem
 
 EXPIRY_CHOICES = [("", "Never"), ("7", "In 7 days"), ("30", "In 30 days"), ("90", "In 90 days")]
 
@@ -32,14 +31,7 @@ class KeyWebhookForm(EndpointForm):
     key = forms.ChoiceField(label="For the key", choices=[])
 
     def __init__(self, *args, keys, **kwargs):
-        super().__init__(*args, prefix="webhook", **kwargs)
+        super().__init__(*args, prefix="webhook", personal=True, **kwargs)
         del self.fields["description"], self.fields["enabled"]
         self.fields["key"].choices = [(str(k.code), k.name) for k in keys]
         self.order_fields(["key", "url", "events"])
-
-    def clean_url(self) -> str:
-        url = self.cleaned_data["url"]
-        problem = url_problem(url, personal=True)
-        if problem:
-            raise forms.ValidationError(problem)
-        return url

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.db.models.signals import post_delete
 
+from api.models import WEBHOOK_AUDIENCE_PREFIX as PREFIX
 from api.models import ApiKey, ApiOrder
 from api.services import ApiKeyError
 from rentals.models import Rental
@@ -21,7 +22,6 @@ from webhooks import services as webhook_services
 from webhooks.events import AudienceKind, register_audience_kind
 from webhooks.models import Endpoint
 
-PREFIX = "api-key:"
 # A pipeline registers its receiver when it starts: a cap and one endpoint per URL keep
 # restarts from multiplying the webhooks (and the copies of every event).
 MAX_PER_KEY = 5

@@ -6,6 +6,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+# The audience of a key's personal webhooks is this and the key's code (api/key_webhooks.py).
+WEBHOOK_AUDIENCE_PREFIX = "api-key:"
+
 
 class Scope(models.TextChoices):
     """What a key may do; never more than its member's role allows (api.keys.may)."""
@@ -90,7 +93,7 @@ class ApiKey(models.Model):
     @property
     def webhook_audience(self) -> str:
         """The audience of this key's personal webhooks (api/key_webhooks.py)."""
-        return f"api-key:{self.code}"
+        return f"{WEBHOOK_AUDIENCE_PREFIX}{self.code}"
 
 
 class ApiOrder(models.Model):

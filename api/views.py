@@ -144,7 +144,7 @@ def _add_webhook(request, membership, key_form):
         except (ApiKeyError, WebhookError) as exc:
             hook_form.add_error("url", exc.message)
         else:
-            context = _context(request, membership, key_form)
+            context = _context(request, membership, key_form, hook_form=KeyWebhookForm(keys=usable))
             context.update(new_endpoint=endpoint, secret=secret)
             return render(request, "api/keys.html", context)
     context = _context(request, membership, key_form, hook_form=hook_form)

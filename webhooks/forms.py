@@ -23,9 +23,13 @@ class EndpointForm(forms.Form):
     )
     enabled = forms.BooleanField(required=False, initial=True)
 
+    def __init__(self, *args, personal: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.personal = personal  # a member's endpoint: url_problem's stricter hosts
+
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
-        problem = url_problem(url)
+        problem = url_problem(url, personal=self.personal)
         if problem:
             raise forms.ValidationError(problem)
         return url

@@ -68,7 +68,7 @@ def _home(endpoint: Endpoint, membership):
 def webhook_detail(request, endpoint_code):
     endpoint, _ = _get(request, endpoint_code)
     initial = {k: getattr(endpoint, k) for k in ("url", "description", "events", "enabled")}
-    form = EndpointForm(request.POST or None, initial=initial)
+    form = EndpointForm(request.POST or None, initial=initial, personal=endpoint.is_personal)
     if request.method == "POST" and form.is_valid():
         try:
             services.endpoint_update(
@@ -146,7 +146,8 @@ def webhook_secret(request, endpoint_code):
     endpoint, _ = _get(request, endpoint_code)
     secret = services.endpoint_rotate_secret(endpoint=endpoint, actor=request.user, request=request)
     initial = {k: getattr(endpoint, k) for k in ("url", "description", "events", "enabled")}
-    ctx = _detail_context(endpoint, EndpointForm(initial=initial), secret=secret)
+    form = EndpointForm(initial=initial, personal=endpoint.is_personal)
+    ctx = _detail_context(endpoint, form, secret=secret)
     return render(request, "webhooks/detail.html", ctx)
 
 
